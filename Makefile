@@ -1,0 +1,59 @@
+# ahnpl-lightning: `make demo` trains the default run, `make test` runs the suite. Each installs what it needs first.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+CONFIG ?= configs/ahnpl.yaml
+EVAL_ROOT ?=
+PYTEST_ARGS ?=
+export PYTHONHASHSEED := 0
+
+.PHONY: install demo test test-fast eval bench bench-quality lint clean wordnet
+
+$(PY):
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found); set PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+# torch/torchvision are pinned exactly (they install from this machine's local wheel store); the stamp makes a
+# second `make install` a no-op unless setup.cfg changed.
+$(STAMP): setup.cfg pyproject.toml | $(PY)
+	$(PY) -m pip install --disable-pip-version-check -q --upgrade pip setuptools wheel
+	$(PY) -m pip install --disable-pip-version-check -q torch==2.14.1 torchvision==0.29.1
+	$(PY) -m pip install --disable-pip-version-check -q -e '.[dev]'
+	$(MAKE) --no-print-directory wordnet
+	touch $(STAMP)
+
+# WordNet for nltk, offline: Debian's wordnet-base when root and missing, then nltk's layout (+ lexnames) in a cache.
+wordnet: | $(PY)
+	@if [ ! -e /usr/share/wordnet/data.noun ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's wordnet-base for nltk"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wordnet-base wordnet-sense-index >/dev/null; \
+	fi
+	$(PY) -m ahnpl_lightning.data.wordnet
+
+install: $(STAMP)
+
+demo: install
+	$(VENV)/bin/lightning fit --config $(CONFIG)
+
+test: install
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-fast: install
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+eval: install
+	$(VENV)/bin/ahnpl eval --latest runs/ahnpl $(if $(EVAL_ROOT),--data-root $(EVAL_ROOT),--world-root data/world_eval) --output results/eval.json --markdown results/eval.md
+
+bench: install
+	$(PY) -m benchmarks
+
+bench-quality: install
+	$(PY) -m benchmarks.quality $(QUALITY_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks
+
+clean:
+	rm -rf runs lightning_logs .pytest_cache

@@ -1,0 +1,3 @@
+"""ahnpl-lightning: Adaptive Hard Negative Perturbation Learning (AHNPL) for open_clip models, on PyTorch Lightning."""
+
+__version__ = "0.1.0"

@@ -12,7 +12,6 @@ from typing import Any
 
 from lightning.pytorch import LightningDataModule, LightningModule
 from lightning.pytorch.cli import LightningCLI
-from lightning.pytorch.utilities import rank_zero_info
 
 LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
 # `ahnpl <tool> ...` -> `main(argv)` of these modules (docs/ARCHITECTURE.md).
@@ -33,9 +32,9 @@ class AHNPLCLI(LightningCLI):
             return
         best = getattr(trainer.checkpoint_callback, "best_model_path", "") or ""
         last = getattr(trainer.checkpoint_callback, "last_model_path", "") or ""
-        rank_zero_info(f"checkpoint: {best or last or 'none saved'}")
+        print(f"checkpoint: {best or last or 'none saved'}")
         if trainer.logger is not None and trainer.logger.log_dir:
-            rank_zero_info(f"TensorBoard logs: {trainer.logger.log_dir}  (tensorboard --logdir {trainer.logger.log_dir})")
+            print(f"TensorBoard logs: {trainer.logger.log_dir}  (view: tensorboard --logdir {trainer.logger.log_dir})")
 
 
 def run_cli(args: list[str] | None = None, run: bool = True) -> AHNPLCLI:

@@ -1,4 +1,4 @@
-"""open_clip model creation: the shipped tiny configs, and `pretrained` as none, a local file or a tag (offline-safe)."""
+"""open_clip model creation: the shipped tiny configs; `pretrained` as none, a local file or a tag (offline-safe)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import os
 import socket
 from pathlib import Path
 from contextlib import contextmanager, nullcontext
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, NamedTuple
+from collections.abc import Callable, Iterator
 
 import open_clip
 import torch

@@ -1,0 +1,182 @@
+"""Margin state of the AHNPL loss: per-type adaptive margins theta_k and the positive margin alpha.
+
+Both are ``nn.Module``s whose state lives in buffers, so it is saved in checkpoints and moves with ``.to(device)``.
+Every statistic is detached and computed from the (already gathered) global batch, so all ranks hold the same state.
+
+When the state updates (REFERENCE.md 2.4 and 3):
+
+* ``variant="corrected"``: at step t, ``forward`` computes theta from the batch of step t *before* the hinge is
+  applied (no step lag), EMA-smooths it with the stored value, stores it (training mode only) and returns it; the hinge
+  of step t uses exactly that value. In eval mode the same value is computed and returned but nothing is stored.
+* ``variant="released"``: ``forward`` returns the stored theta (computed at step t-1; 0 after ``reset``), then, in
+  training mode, stores the value computed from the batch of step t for use at step t+1 (the authors' one-step lag).
+
+``reset()`` restores the initial state (theta = 0, or the fixed value); the released training loop does this at the
+start of every epoch, and the LightningModule calls it when configured to.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+MarginMode = Literal["mean", "max", "fixed"]
+LossVariant = Literal["corrected", "released"]
+
+
+def _ema(previous: Tensor, current: Tensor, initialized: Tensor, decay: float) -> Tensor:
+    """EMA step ``decay * previous + (1 - decay) * current``; the first value after a reset is taken as is."""
+    return torch.where(initialized, decay * previous + (1.0 - decay) * current, current)
+
+
+class AdaptiveMargin(nn.Module):
+    """Per-negative-type margin theta_k of the dynamic margin loss (REFERENCE.md 2.4), in logit units.
+
+    Modes, with g_i = s<v_i, t_i> and n_ik = s<v_i, t_ik>:
+    ``mean``: theta_k = mean_i g_i - mean_{valid i} n_ik;  ``max``: theta_k = max_{valid i} (g_i - n_ik) / K;
+    ``fixed``: theta_k = ``fixed``. Batch values are clamped to [0, upper_bound], then EMA-smoothed with ``ema``
+    (0 = no smoothing). A type without a valid negative in the batch keeps its stored value (corrected variant).
+    The released variant infers validity from n_ik != 0 in ``mean`` and lets invalid entries count as 0 in ``max``.
+    """
+
+    theta: Tensor
+    initialized: Tensor
+
+    def __init__(
+        self,
+        num_types: int,
+        mode: MarginMode = "mean",
+        fixed: float = 0.0,
+        upper_bound: float = 10.0,
+        ema: float = 0.0,
+        variant: LossVariant = "corrected",
+    ) -> None:
+        super().__init__()
+        if mode not in ("mean", "max", "fixed"):
+            raise ValueError(f"margin mode must be 'mean', 'max' or 'fixed', got {mode!r}")
+        if variant not in ("corrected", "released"):
+            raise ValueError(f"variant must be 'corrected' or 'released', got {variant!r}")
+        if upper_bound < 0:
+            raise ValueError(f"upper_bound must be >= 0, got {upper_bound}")
+        if not 0.0 <= ema < 1.0:
+            raise ValueError(f"ema must be in [0, 1), got {ema}")
+        if mode == "fixed" and not 0.0 <= fixed <= upper_bound:
+            raise ValueError(f"fixed margin {fixed} is outside [0, upper_bound={upper_bound}]")
+        self.num_types = num_types
+        self.mode = mode
+        self.fixed = float(fixed)
+        self.upper_bound = float(upper_bound)
+        self.ema = float(ema)
+        self.variant = variant
+        self.register_buffer("theta", torch.full((num_types,), self._initial_value()))
+        self.register_buffer("initialized", torch.zeros(num_types, dtype=torch.bool))
+
+    def _initial_value(self) -> float:
+        return self.fixed if self.mode == "fixed" else 0.0
+
+    def extra_repr(self) -> str:
+        return (
+            f"num_types={self.num_types}, mode={self.mode!r}, fixed={self.fixed}, upper_bound={self.upper_bound}, "
+            f"ema={self.ema}, variant={self.variant!r}"
+        )
+
+    @torch.no_grad()
+    def reset(self) -> None:
+        """Forget the running state (theta back to 0, or to the fixed value)."""
+        self.theta.fill_(self._initial_value())
+        self.initialized.fill_(False)
+
+    @torch.no_grad()
+    def batch_margin(self, pos_scores: Tensor, neg_scores: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """Clamped per-type margin of one batch and which types it informs: ``([K], [K] bool)``.
+
+        ``pos_scores`` g [B], ``neg_scores`` n [B,K] (logit units), ``mask`` [B,K] bool validity.
+        """
+        g = pos_scores.detach().float()
+        n = neg_scores.detach().float()
+        k = n.shape[1]
+        if self.mode == "fixed":
+            value = torch.full((k,), self.fixed, device=n.device)
+            return value, torch.ones(k, dtype=torch.bool, device=n.device)
+        if self.variant == "released":
+            n = n * mask  # the released code multiplies the logits by the mask before everything else
+            if self.mode == "mean":
+                valid = n != 0
+                count = valid.sum(0)
+                mean_neg = torch.where(count > 0, (n * valid).sum(0) / count.clamp(min=1), torch.zeros_like(n[0]))
+                value = g.mean() - mean_neg
+            else:
+                value = (g[:, None] * mask - n).amax(0) / k
+            return value.clamp(0.0, self.upper_bound), torch.ones(k, dtype=torch.bool, device=n.device)
+        count = mask.sum(0)
+        has_valid = count > 0
+        if self.mode == "mean":
+            value = g.mean() - (n * mask).sum(0) / count.clamp(min=1)
+        else:
+            gap = (g[:, None] - n).masked_fill(~mask, float("-inf"))
+            value = gap.amax(0) / k
+        value = torch.where(has_valid, value, torch.zeros_like(value))
+        return value.clamp(0.0, self.upper_bound), has_valid
+
+    @torch.no_grad()
+    def forward(self, pos_scores: Tensor, neg_scores: Tensor, mask: Tensor) -> Tensor:
+        """The margin theta [K] to use at this step (detached); stores the updated state in training mode only."""
+        if neg_scores.shape[1] != self.num_types:
+            raise ValueError(f"AdaptiveMargin holds {self.num_types} types but got scores for {neg_scores.shape[1]}")
+        value, has_valid = self.batch_margin(pos_scores, neg_scores, mask)
+        updated = _ema(self.theta, value.to(self.theta.dtype), self.initialized, self.ema)
+        updated = torch.where(has_valid, updated, self.theta)
+        if self.variant == "released":
+            used = self.theta.clone()
+        else:
+            used = updated
+        if self.training and self.mode != "fixed":
+            self.theta.copy_(updated)
+            self.initialized |= has_valid
+        return used
+
+
+class PositiveMargin(nn.Module):
+    """Adaptive positive margin alpha of L_pos = mean_i ReLU(alpha - g_i) (REFERENCE.md 2.5), in logit units.
+
+    Why not a learnable alpha as released: d L_pos / d alpha >= 0, so gradient descent only lowers alpha until its
+    clamp (0.2 logits, while g_i is ~30 for CLIP at s = 100), which switches the term off. Here alpha is detached
+    state: the ``quantile`` (default the median) of the global batch's positive scores g_i, EMA-smoothed with ``ema``.
+    The hinge then pulls the hard positives (pairs scoring below the typical positive) up towards the bulk, and alpha
+    rises with the distribution instead of collapsing. Updates only in training mode; eval returns the batch value.
+    """
+
+    alpha: Tensor
+    initialized: Tensor
+
+    def __init__(self, quantile: float = 0.5, ema: float = 0.0) -> None:
+        super().__init__()
+        if not 0.0 <= quantile <= 1.0:
+            raise ValueError(f"quantile must be in [0, 1], got {quantile}")
+        if not 0.0 <= ema < 1.0:
+            raise ValueError(f"ema must be in [0, 1), got {ema}")
+        self.quantile = float(quantile)
+        self.ema = float(ema)
+        self.register_buffer("alpha", torch.zeros(()))
+        self.register_buffer("initialized", torch.zeros((), dtype=torch.bool))
+
+    def extra_repr(self) -> str:
+        return f"quantile={self.quantile}, ema={self.ema}"
+
+    @torch.no_grad()
+    def reset(self) -> None:
+        """Forget the running state."""
+        self.alpha.zero_()
+        self.initialized.fill_(False)
+
+    @torch.no_grad()
+    def forward(self, pos_scores: Tensor) -> Tensor:
+        """The alpha (scalar, detached) to use at this step; stores it in training mode only."""
+        value = torch.quantile(pos_scores.detach().float(), self.quantile).to(self.alpha.dtype)
+        updated = _ema(self.alpha, value, self.initialized, self.ema)
+        if self.training:
+            self.alpha.copy_(updated)
+            self.initialized.fill_(True)
+        return updated

@@ -1,0 +1,193 @@
+"""AHNPLModule: any open_clip model trained with `AHNPLLoss`. The science lives in `losses.py`; this is glue."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import torch
+from lightning.pytorch import LightningModule
+from torch import Tensor, nn
+from typing_extensions import override
+
+from ahnpl_lightning.encoding import encode_batch
+from ahnpl_lightning.losses import AHNPLLoss, check_finite
+from ahnpl_lightning.model import TINY_MODEL, create_model_and_transforms
+
+MAX_LOGIT_SCALE = 100.0
+
+
+def _no_weight_decay(name: str, param: Tensor) -> bool:
+    """Gains, biases and the logit scale are not decayed (open_clip's rule, REFERENCE.md section 3)."""
+    return param.ndim < 2 or "bn" in name or "ln" in name or "bias" in name or "logit_scale" in name
+
+
+def warmup_cosine(step: int, warmup_steps: int, total_steps: int) -> float:
+    """LR multiplier: linear warm-up to 1, then cosine decay to 0 at `total_steps`."""
+    if step < warmup_steps:
+        return (step + 1) / max(1, warmup_steps)
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def loss_config(loss: AHNPLLoss) -> dict[str, Any]:
+    """The class path and constructor arguments of a loss, so a checkpoint rebuilds it exactly."""
+    cls = type(loss)
+    return {"class_path": f"{cls.__module__}.{cls.__qualname__}", "init_args": dict(loss.init_args)}
+
+
+class AHNPLModule(LightningModule):
+    """Fine-tune an open_clip model with AHNPL (or a baseline: the loss configuration decides).
+
+    Batches are dicts from `AHNPLDataModule`: `images [B,3,H,W]`, `captions [B,L]`, `negatives [B,K,L]`,
+    `negative_mask [B,K]` and optionally `image_negatives [B,K,3,H,W]` (real image hard negatives).
+    """
+
+    def __init__(
+        self,
+        model_name: str = TINY_MODEL,
+        pretrained: str | None = None,
+        loss: AHNPLLoss | None = None,
+        lr: float = 2e-5,
+        betas: tuple[float, float] = (0.9, 0.98),
+        eps: float = 1e-6,
+        weight_decay: float = 0.1,
+        warmup_steps: int = 50,
+        lr_schedule: Literal["cosine", "constant"] = "cosine",
+        reset_margin_each_epoch: bool = True,
+        use_image_negatives: bool = True,
+        dynamic_text_length: bool = True,
+        check_finite_every_n_steps: int = 1,
+        freeze_image_tower: bool = False,
+        freeze_text_tower: bool = False,
+        grad_checkpointing: bool = False,
+        compile_encoders: bool = False,
+        channels_last: bool = False,
+    ) -> None:
+        super().__init__()
+        if isinstance(loss, Mapping):  # rebuilt from a checkpoint's hyper-parameters
+            loss = AHNPLLoss(**loss.get("init_args", {}))
+        self.loss = loss if loss is not None else AHNPLLoss()
+        self.save_hyperparameters(ignore=["loss"])
+        self.hparams["loss"] = loss_config(self.loss)
+        bundle = create_model_and_transforms(model_name, pretrained)
+        self.model = bundle.model
+        self.preprocess_train = bundle.preprocess_train
+        self.preprocess_val = bundle.preprocess_val
+        self.tokenizer = bundle.tokenizer
+        if freeze_image_tower:
+            self.model.lock_image_tower(unlocked_groups=0, freeze_bn_stats=True)
+        if freeze_text_tower:
+            self.model.lock_text_tower(unlocked_layers=0, freeze_layer_norm=True)
+        if grad_checkpointing:
+            self.model.set_grad_checkpointing(True)
+        if channels_last:
+            self.model.visual.to(memory_format=torch.channels_last)
+        if compile_encoders:
+            self.model.visual = torch.compile(self.model.visual)
+            if hasattr(self.model, "transformer"):
+                self.model.transformer = torch.compile(self.model.transformer)
+
+    @override
+    def forward(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """Normalised features for a batch (see `encoding.encode_batch`)."""
+        image_negatives = batch.get("image_negatives") if self.hparams.use_image_negatives else None
+        return encode_batch(
+            self.model,
+            batch["images"],
+            batch["captions"],
+            batch["negatives"],
+            image_negatives=image_negatives,
+            dynamic_length=self.hparams.dynamic_text_length,
+        )
+
+    def _step(self, batch: Mapping[str, Tensor], stage: str) -> Tensor | None:
+        if "images" not in batch:  # every sample of this batch was unreadable (counted by the DataModule)
+            return None
+        features = self(batch)
+        logit_scale = self.model.logit_scale.exp()
+        terms = self.loss(negative_mask=batch["negative_mask"], logit_scale=logit_scale, **features)
+        every = self.hparams.check_finite_every_n_steps
+        if stage == "train" and every > 0 and self.global_step % every == 0:
+            bad = check_finite(terms)
+            if bad is not None:
+                raise FloatingPointError(
+                    f"non-finite '{bad}' at global step {self.global_step} (epoch {self.current_epoch}, "
+                    f"batch {self.trainer.fit_loop.epoch_loop.batch_idx if self._trainer else '?'}): "
+                    f"{ {k: v.detach().float().cpu().tolist() for k, v in terms.items() if v.ndim == 0} }"
+                )
+        batch_size = batch["images"].shape[0]
+        on_step = stage == "train"
+        for name, value in terms.items():
+            self.log(f"{stage}/{name}", value.detach() if name != "loss" else value, on_step=on_step,
+                     on_epoch=not on_step, batch_size=batch_size, sync_dist=not on_step)
+        self.log(f"{stage}/logit_scale", logit_scale.detach(), on_step=on_step, on_epoch=not on_step,
+                 batch_size=batch_size, sync_dist=not on_step)
+        skipped = getattr(self.trainer.datamodule, "skipped", None) if self._trainer is not None else None
+        for kind, count in (skipped or {}).items():
+            self.log(f"data/skipped_{kind}", float(count), on_step=on_step, on_epoch=not on_step, reduce_fx="max")
+        if stage != "train":
+            self._log_accuracy(features, batch["negative_mask"], stage, batch_size)
+        return terms["loss"]
+
+    def _log_accuracy(self, features: dict[str, Tensor], mask: Tensor, stage: str, batch_size: int) -> None:
+        """In-batch image->caption accuracy and the share of valid hard negatives the true caption beats."""
+        image, text, negative = features["image_features"], features["text_features"], features["negative_features"]
+        positive = (image * text).sum(-1)
+        i2t = (image @ text.T).argmax(dim=1) == torch.arange(image.shape[0], device=image.device)
+        beats = (positive.unsqueeze(1) > torch.einsum("bd,bkd->bk", image, negative)) & mask
+        hn_acc = beats.sum() / mask.sum().clamp_min(1)
+        self.log(f"{stage}/acc_i2t", i2t.float().mean(), batch_size=batch_size, sync_dist=True)
+        self.log(f"{stage}/acc_hard_negative", hn_acc, batch_size=batch_size, sync_dist=True)
+
+    @override
+    def training_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> Tensor | None:
+        return self._step(batch, "train")
+
+    @override
+    def validation_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> Tensor | None:
+        return self._step(batch, "val")
+
+    @override
+    def test_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> Tensor | None:
+        return self._step(batch, "test")
+
+    @override
+    def predict_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> dict[str, Tensor]:
+        return self(batch)
+
+    @override
+    def on_train_epoch_start(self) -> None:
+        if self.hparams.reset_margin_each_epoch:
+            self.loss.reset_state()
+
+    @override
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        # Clamp s = exp(logit_scale) to at most 100, in place after the update, as open_clip's trainer does.
+        with torch.no_grad():
+            self.model.logit_scale.clamp_(0, math.log(MAX_LOGIT_SCALE))
+
+    @override
+    def configure_optimizers(self) -> Any:
+        decay, no_decay = [], []
+        for name, param in self.named_parameters():
+            if param.requires_grad:
+                (no_decay if _no_weight_decay(name, param) else decay).append(param)
+        optimizer = torch.optim.AdamW(
+            [{"params": no_decay, "weight_decay": 0.0}, {"params": decay, "weight_decay": self.hparams.weight_decay}],
+            lr=self.hparams.lr,
+            betas=tuple(self.hparams.betas),
+            eps=self.hparams.eps,
+        )
+        if self.hparams.lr_schedule == "constant":
+            return optimizer
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup = self.hparams.warmup_steps
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine(step, warmup, total))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def open_clip_state_dict(self) -> dict[str, Tensor]:
+        """The fine-tuned weights as a plain open_clip state dict (what `ahnpl export` writes)."""
+        model: nn.Module = self.model
+        return {k.replace("_orig_mod.", ""): v.detach().cpu() for k, v in model.state_dict().items()}

@@ -1,0 +1,99 @@
+"""Foundation: CLI parsing, few-step fits on the world, checkpoint reload, reproducibility, tool dispatch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from ahnpl_lightning import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = str(ROOT / "configs" / "ahnpl.yaml")
+
+
+def fit_args(tmp_path: Path, *extra: str, steps: int = 3) -> list[str]:
+    """A CPU fit of a few steps on a small world, logging and checkpointing under tmp_path."""
+    return [
+        "fit",
+        "--config", CONFIG,
+        f"--trainer.max_steps={steps}",
+        "--trainer.limit_val_batches=1",
+        "--trainer.num_sanity_val_steps=0",
+        "--trainer.accelerator=cpu",
+        "--trainer.enable_progress_bar=false",
+        f"--trainer.default_root_dir={tmp_path}",
+        f"--trainer.logger.init_args.save_dir={tmp_path}",
+        "--data.init_args.num_workers=0",
+        "--data.init_args.batch_size=8",
+        "--data.init_args.source.init_args.train_size=64",
+        "--data.init_args.source.init_args.val_size=16",
+        *extra,
+    ]
+
+
+def test_print_config_shows_the_full_config(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["fit", "--config", CONFIG, "--print_config"])
+    assert exit_info.value.code in (0, None)
+    out = capsys.readouterr().out
+    assert "class_path: ahnpl_lightning.module.AHNPLModule" in out
+    assert "class_path: ahnpl_lightning.losses.AHNPLLoss" in out
+    assert "margin_threshold: mean" in out
+
+
+def test_bad_key_gives_jsonargparse_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["fit", "--config", CONFIG, "--model.init_args.learning_rat=0.1"])
+    assert exit_info.value.code != 0
+    err = capsys.readouterr().err
+    assert "learning_rat" in err
+
+
+def test_unknown_command_is_named(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["frobnicate"]) == 2
+    assert "unknown command 'frobnicate'" in capsys.readouterr().err
+
+
+def test_missing_tool_says_so(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(cli.TOOLS, "export", "ahnpl_lightning.does_not_exist")
+    assert cli.main(["export", "--help"]) == 2
+    assert "not available in this installation" in capsys.readouterr().err
+
+
+def _last_checkpoint(root: Path) -> Path:
+    checkpoints = sorted(root.rglob("last.ckpt"))
+    assert checkpoints, f"no last.ckpt under {root}"
+    return checkpoints[-1]
+
+
+def test_fit_logs_checkpoints_and_reloads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cli.main(fit_args(tmp_path))
+    out = capsys.readouterr()
+    ckpt = _last_checkpoint(tmp_path)
+    assert "checkpoint:" in out.out + out.err
+    assert list(tmp_path.rglob("events.out.tfevents.*")), "no TensorBoard event file written"
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    assert state["global_step"] == 3
+    assert any(k.startswith("loss.") for k in state["state_dict"]), "margin state missing from the checkpoint"
+    cli.main(["validate", "--config", CONFIG, "--ckpt_path", str(ckpt), "--trainer.accelerator=cpu",
+              "--trainer.limit_val_batches=1", "--trainer.enable_progress_bar=false",
+              f"--trainer.default_root_dir={tmp_path}", f"--trainer.logger.init_args.save_dir={tmp_path}",
+              "--data.init_args.num_workers=0", "--data.init_args.batch_size=8",
+              "--data.init_args.source.init_args.val_size=16"])
+    assert "val/loss" in capsys.readouterr().out
+
+
+def test_same_seed_same_weights(tmp_path: Path) -> None:
+    weights = []
+    for run in ("a", "b"):
+        cli.main(fit_args(tmp_path / run, "--seed_everything=7", steps=2))
+        checkpoint = torch.load(_last_checkpoint(tmp_path / run), map_location="cpu", weights_only=False)
+        weights.append(checkpoint["state_dict"])
+    assert weights[0].keys() == weights[1].keys()
+    for key in weights[0]:
+        assert torch.equal(weights[0][key], weights[1][key]), key
+    cli.main(fit_args(tmp_path / "c", "--seed_everything=8", steps=2))
+    other = torch.load(_last_checkpoint(tmp_path / "c"), map_location="cpu", weights_only=False)["state_dict"]
+    assert not torch.equal(other["model.text_projection"], weights[0]["model.text_projection"])

@@ -1,0 +1,128 @@
+"""AHNPLModule glue: optimiser groups, schedule, logit-scale clamp, NaN guard, checkpoint/export round trips,
+and a few-step fit of every baseline config."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import lightning.pytorch as pl
+import open_clip
+import pytest
+import torch
+
+from ahnpl_lightning import cli
+from ahnpl_lightning.data.datamodule import AHNPLDataModule
+from ahnpl_lightning.data.sources import WorldSource
+from ahnpl_lightning.export import export_checkpoint
+from ahnpl_lightning.losses import AHNPLLoss
+from ahnpl_lightning.model import TINY_MODEL, register_model_configs
+from ahnpl_lightning.module import AHNPLModule, warmup_cosine
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def small_data(**kwargs) -> AHNPLDataModule:
+    return AHNPLDataModule(WorldSource(train_size=32, val_size=8), batch_size=8, **kwargs)
+
+
+def test_warmup_cosine_schedule() -> None:
+    assert warmup_cosine(0, 4, 20) == pytest.approx(0.25)
+    assert warmup_cosine(3, 4, 20) == pytest.approx(1.0)
+    assert warmup_cosine(12, 4, 20) == pytest.approx(0.5)
+    assert warmup_cosine(20, 4, 20) == pytest.approx(0.0)
+
+
+def test_no_weight_decay_on_gains_biases_and_logit_scale() -> None:
+    module = AHNPLModule(lr=1e-3, lr_schedule="constant")
+    opt = module.configure_optimizers()
+    no_decay, decay = opt.param_groups
+    assert no_decay["weight_decay"] == 0.0 and decay["weight_decay"] == pytest.approx(0.1)
+    names = {id(p): n for n, p in module.named_parameters()}
+    no_decay_names = {names[id(p)] for p in no_decay["params"]}
+    assert "model.logit_scale" in no_decay_names
+    assert all(p.ndim >= 2 for p in decay["params"])
+    assert opt.defaults["betas"] == (0.9, 0.98) and opt.defaults["eps"] == 1e-6
+
+
+def test_logit_scale_is_clamped_and_nan_raises(tiny_trainer_kwargs: dict) -> None:
+    module = AHNPLModule(lr=1e-3)
+    with torch.no_grad():
+        module.model.logit_scale.fill_(math.log(500.0))
+    pl.Trainer(**{**tiny_trainer_kwargs, "max_steps": 1}).fit(module, small_data())
+    assert module.model.logit_scale.exp().item() <= 100.0 + 1e-3
+
+    broken = AHNPLModule(lr=1e-3)
+    with torch.no_grad():
+        broken.model.text_projection.fill_(float("nan"))
+    with pytest.raises(FloatingPointError, match=r"non-finite '\w+' at global step 0"):
+        pl.Trainer(**{**tiny_trainer_kwargs, "max_steps": 1}).fit(broken, small_data())
+
+
+def test_margin_state_resets_each_epoch(tiny_trainer_kwargs: dict) -> None:
+    module = AHNPLModule(lr=1e-3, reset_margin_each_epoch=True)
+    module.loss.margin.theta.fill_(3.0)
+    module.on_train_epoch_start()
+    assert torch.all(module.loss.margin.theta == 0)
+
+
+def test_checkpoint_rebuilds_the_loss_configuration(tmp_path: Path, tiny_trainer_kwargs: dict) -> None:
+    loss = AHNPLLoss(itc_negatives=True, mhn_weight=0.0, perturbation=False, margin_weight=0.0)
+    module = AHNPLModule(loss=loss, lr=1e-3)
+    trainer = pl.Trainer(**{**tiny_trainer_kwargs, "max_steps": 2})
+    trainer.fit(module, small_data())
+    path = tmp_path / "m.ckpt"
+    trainer.save_checkpoint(path)
+    reloaded = AHNPLModule.load_from_checkpoint(path, map_location="cpu")
+    assert reloaded.loss.init_args["mhn_weight"] == 0.0 and reloaded.loss.init_args["perturbation"] is False
+    for key, value in module.state_dict().items():
+        assert torch.equal(value, reloaded.state_dict()[key]), key
+
+
+def test_export_loads_in_open_clip(tmp_path: Path, tiny_trainer_kwargs: dict) -> None:
+    module = AHNPLModule(lr=1e-3)
+    trainer = pl.Trainer(**{**tiny_trainer_kwargs, "max_steps": 1})
+    trainer.fit(module, small_data())
+    ckpt = tmp_path / "m.ckpt"
+    trainer.save_checkpoint(ckpt)
+    assert cli.main(["export", "--ckpt_path", str(ckpt), "--output", str(tmp_path / "w.pt")]) == 0
+    register_model_configs()
+    loaded, _, _ = open_clip.create_model_and_transforms(TINY_MODEL, pretrained=str(tmp_path / "w.pt"))
+    for key, value in module.model.state_dict().items():
+        assert torch.equal(value, loaded.state_dict()[key]), key
+    folder = export_checkpoint(ckpt, tmp_path / "exported")
+    from_dir = open_clip.create_model(f"local-dir:{folder}")
+    assert torch.equal(from_dir.text_projection, module.model.text_projection)
+
+
+def test_real_image_negatives_reach_the_loss(tiny_trainer_kwargs: dict) -> None:
+    data = AHNPLDataModule(WorldSource(train_size=16, val_size=8, image_negatives=True), batch_size=8,
+                           image_negatives=True)
+    module = AHNPLModule(lr=1e-3)
+    data.trainer = None
+    data.setup("fit")
+    batch = next(iter(data.train_dataloader()))
+    assert batch["image_negatives"].shape[:2] == (8, 5)
+    features = module(batch)
+    assert features["image_negative_features"].shape == (8, 5, 128)
+    # verb never exists in the world: its image negative is masked out
+    assert not batch["negative_mask"][:, 4].any()
+
+
+@pytest.mark.parametrize("baseline", ["clip_finetune", "negclip", "ceclip", "ahnpl_released"])
+def test_baseline_configs_fit(baseline: str, tmp_path: Path) -> None:
+    cli.main([
+        "fit", "-c", str(ROOT / "configs" / "ahnpl.yaml"),
+        "-c", str(ROOT / "configs" / "baselines" / f"{baseline}.yaml"),
+        "--trainer.max_steps=2", "--trainer.limit_val_batches=1", "--trainer.num_sanity_val_steps=0",
+        "--trainer.accelerator=cpu", "--trainer.enable_progress_bar=false", f"--trainer.default_root_dir={tmp_path}",
+        f"--trainer.logger.init_args.save_dir={tmp_path}", "--data.init_args.num_workers=0",
+        "--data.init_args.batch_size=8", "--data.init_args.source.init_args.train_size=32",
+        "--data.init_args.source.init_args.val_size=8",
+    ])
+    ckpt = next(tmp_path.rglob("last.ckpt"))
+    hparams = torch.load(ckpt, map_location="cpu", weights_only=False)["hyper_parameters"]
+    init_args = hparams["loss"]["init_args"]
+    expected = {"clip_finetune": ("corrected", False), "negclip": ("corrected", True), "ceclip": ("corrected", True),
+                "ahnpl_released": ("released", True)}[baseline]
+    assert (init_args["loss_variant"], init_args["itc_negatives"]) == expected

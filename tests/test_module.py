@@ -109,6 +109,28 @@ def test_real_image_negatives_reach_the_loss(tiny_trainer_kwargs: dict) -> None:
     assert not batch["negative_mask"][:, 4].any()
 
 
+def test_negclip_image_negatives_become_extra_batch_rows() -> None:
+    torch.manual_seed(0)
+    module = AHNPLModule(lr=1e-3)
+    tokens = module.tokenizer(["a red circle", "a blue square", "a green star", "a cat", "a dog", "a cow"])
+    batch = {
+        "images": torch.randn(2, 3, 64, 64),
+        "captions": tokens[:2],
+        "negatives": tokens[1:6].unsqueeze(0).expand(2, -1, -1),
+        "negative_mask": torch.tensor([[True, False, False, False, False], [False] * 5]),
+        "neg_images": torch.randn(2, 2, 3, 64, 64),
+        "neg_image_captions": tokens[2:6].view(2, 2, -1),
+        "neg_image_mask": torch.tensor([[True, False], [True, True]]),
+    }
+    features = module(batch)
+    assert features["image_features"].shape == (5, 128)
+    assert features["negative_mask"].tolist() == [[True] + [False] * 4] + [[False] * 5] * 4
+    with torch.no_grad():
+        expected = torch.nn.functional.normalize(module.model.encode_image(batch["neg_images"][1]), dim=-1)
+    torch.testing.assert_close(features["image_features"][3:], expected, atol=1e-5, rtol=0)
+    module.loss(logit_scale=module.model.logit_scale.exp(), **features)["loss"].backward()
+
+
 @pytest.mark.parametrize("baseline", ["clip_finetune", "negclip", "ceclip", "ahnpl_released"])
 def test_baseline_configs_fit(baseline: str, tmp_path: Path) -> None:
     cli.main([

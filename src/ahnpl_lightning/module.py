@@ -37,11 +37,28 @@ def loss_config(loss: AHNPLLoss) -> dict[str, Any]:
     return {"class_path": f"{cls.__module__}.{cls.__qualname__}", "init_args": dict(loss.init_args)}
 
 
+def _valid_negative_images(batch: Mapping[str, Tensor]) -> tuple[Tensor, Tensor]:
+    """NegCLIP's hard-negative images and their captions ([B,M,...] with `neg_image_mask`) as extra batch rows.
+
+    Under DDP every rank must add the same number of rows (the loss gathers equal-sized blocks), so each rank keeps
+    the first n valid ones, n = the smallest valid count over ranks (one all-reduce of a scalar).
+    """
+    valid = batch["neg_image_mask"].flatten()
+    images = batch["neg_images"].flatten(0, 1)[valid]
+    captions = batch["neg_image_captions"].flatten(0, 1)[valid]
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        count = torch.tensor([images.shape[0]], device=images.device)
+        torch.distributed.all_reduce(count, op=torch.distributed.ReduceOp.MIN)
+        images, captions = images[: int(count)], captions[: int(count)]
+    return images, captions
+
+
 class AHNPLModule(LightningModule):
     """Fine-tune an open_clip model with AHNPL (or a baseline: the loss configuration decides).
 
     Batches are dicts from `AHNPLDataModule`: `images [B,3,H,W]`, `captions [B,L]`, `negatives [B,K,L]`,
-    `negative_mask [B,K]` and optionally `image_negatives [B,K,3,H,W]` (real image hard negatives).
+    `negative_mask [B,K]` and optionally `image_negatives [B,K,3,H,W]` (real counterfactual images aligned with the
+    K text negatives) or NegCLIP's `neg_images [B,M,3,H,W]`, `neg_image_captions [B,M,L]`, `neg_image_mask [B,M]`.
     """
 
     def __init__(
@@ -91,23 +108,39 @@ class AHNPLModule(LightningModule):
 
     @override
     def forward(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        """Normalised features for a batch (see `encoding.encode_batch`)."""
+        """Normalised features for a batch (see `encoding.encode_batch`), with NegCLIP's hard-negative images
+        appended as extra (image, caption) pairs when the batch has them."""
+        images, captions, negatives = batch["images"], batch["captions"], batch["negatives"]
+        mask = batch["negative_mask"]
         image_negatives = batch.get("image_negatives") if self.hparams.use_image_negatives else None
-        return encode_batch(
+        if self.hparams.use_image_negatives and "neg_images" in batch:
+            extra_images, extra_captions = _valid_negative_images(batch)
+            if extra_images.shape[0]:
+                images = torch.cat([images, extra_images])
+                captions = torch.cat([captions, extra_captions])
+                negatives = torch.cat([negatives, negatives.new_zeros((extra_images.shape[0], *negatives.shape[1:]))])
+                mask = torch.cat([mask, mask.new_zeros((extra_images.shape[0], mask.shape[1]))])
+                if image_negatives is not None:
+                    image_negatives = torch.cat(
+                        [image_negatives, image_negatives.new_zeros((extra_images.shape[0], *image_negatives.shape[1:]))]
+                    )
+        features = encode_batch(
             self.model,
-            batch["images"],
-            batch["captions"],
-            batch["negatives"],
+            images,
+            captions,
+            negatives,
             image_negatives=image_negatives,
             dynamic_length=self.hparams.dynamic_text_length,
         )
+        features["negative_mask"] = mask
+        return features
 
     def _step(self, batch: Mapping[str, Tensor], stage: str) -> Tensor | None:
         if "images" not in batch:  # every sample of this batch was unreadable (counted by the DataModule)
             return None
         features = self(batch)
         logit_scale = self.model.logit_scale.exp()
-        terms = self.loss(negative_mask=batch["negative_mask"], logit_scale=logit_scale, **features)
+        terms = self.loss(logit_scale=logit_scale, **features)
         every = self.hparams.check_finite_every_n_steps
         if stage == "train" and every > 0 and self.global_step % every == 0:
             bad = check_finite(terms)
@@ -128,7 +161,7 @@ class AHNPLModule(LightningModule):
         for kind, count in (skipped or {}).items():
             self.log(f"data/skipped_{kind}", float(count), on_step=on_step, on_epoch=not on_step, reduce_fx="max")
         if stage != "train":
-            self._log_accuracy(features, batch["negative_mask"], stage, batch_size)
+            self._log_accuracy(features, features["negative_mask"], stage, batch_size)
         return terms["loss"]
 
     def _log_accuracy(self, features: dict[str, Tensor], mask: Tensor, stage: str, batch_size: int) -> None:

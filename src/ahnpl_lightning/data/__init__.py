@@ -1,0 +1,1 @@
+"""Data: caption sources, text hard negatives, the synthetic world and the DataModule."""

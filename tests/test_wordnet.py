@@ -1,0 +1,122 @@
+"""Offline WordNet discovery/installation and the built-in tagger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ahnpl_lightning.data import wordnet as wnmod
+from ahnpl_lightning.data.tagger import BuiltinTagger, get_lexicon, get_tagger, tokenize
+
+
+def test_lexnames_match_wordnet_standard_order() -> None:
+    lines = wnmod.lexnames_text().splitlines()
+    assert len(lines) == 45
+    assert lines[0] == "00\tadj.all\t3"
+    assert lines[3] == "03\tnoun.Tops\t1"
+    assert lines[5] == "05\tnoun.animal\t1"
+    assert lines[29] == "29\tverb.body\t2"
+    assert lines[44] == "44\tadj.ppl\t3"
+
+
+def test_wordnet_loads_and_lexnames_resolve() -> None:
+    wn = wnmod.get_wordnet()
+    assert wn.synset("dog.n.01").lexname() == "noun.animal"  # lexicographer file 05
+    assert wn.synset("run.v.01").lexname() == "verb.motion"  # 38
+    assert wn.synset("red.a.01").lexname() == "adj.all"
+
+
+def test_ensure_wordnet_builds_from_system_copy(tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in wnmod.WORDNET_FILES:
+        (source / name).write_text(f"fake {name}\n")
+    data_dir = wnmod.ensure_wordnet(tmp_path / "nltk", source=source)
+    corpus = data_dir / "corpora" / "wordnet"
+    assert (corpus / "lexnames").read_text() == wnmod.lexnames_text()
+    assert (corpus / "data.noun").read_text() == "fake data.noun\n"
+    import nltk
+
+    assert nltk.data.path[0] == str(data_dir)
+    nltk.data.path.remove(str(data_dir))
+
+
+def test_missing_wordnet_names_both_install_routes(tmp_path: Path) -> None:
+    with pytest.raises(wnmod.WordNetNotFoundError) as err:
+        wnmod.ensure_wordnet(tmp_path / "nltk", source=tmp_path / "nowhere")
+    assert "apt-get install wordnet-base wordnet-sense-index" in str(err.value)
+    assert "nltk.download('wordnet')" in str(err.value)
+    assert wnmod.main([]) == 0  # the default cache is already built in this environment
+
+
+def test_tokenize_keeps_spans_and_splits_clitics() -> None:
+    toks = tokenize("A man's hat, isn't red.")
+    assert [t.text for t in toks] == ["A", "man", "'s", "hat", ",", "is", "n't", "red", "."]
+    assert all("A man's hat, isn't red."[t.start:t.end] == t.text for t in toks)
+
+
+@pytest.mark.parametrize(
+    ("caption", "expected"),
+    [
+        ("A man rides a bike down the street.", "DT NN VBZ DT NN RP DT NN ."),
+        ("Two dogs play in the park.", "CD NNS VBP IN DT NN ."),
+        ("A red car parked next to a blue bus.", "DT JJ NN VBD RB TO DT JJ NN ."),
+        ("A small white dog sleeping on a couch.", "DT JJ JJ NN VBG IN DT NN ."),
+        ("A woman is holding an umbrella.", "DT NN VBZ VBG DT NN ."),
+        ("a red and white train and a man riding a bicycle", "DT JJ CC JJ NN CC DT NN VBG DT NN"),
+        ("A tennis court with a net.", "DT NN NN IN DT NN ."),
+        ("Glasses and bottles are placed near a kitchen sink.", "NNS CC NNS VBP VBN IN DT NN NN ."),
+    ],
+)
+def test_builtin_tagger_on_captions(caption: str, expected: str) -> None:
+    words = [t.text for t in tokenize(caption)]
+    assert " ".join(BuiltinTagger().tag(words)) == expected
+
+
+def test_builtin_tagger_accuracy_on_hand_tagged_captions() -> None:
+    gold = [
+        ("A/DT young/JJ girl/NN is/VBZ preparing/VBG to/TO blow/VB out/RP her/PRP$ candle/NN"),
+        ("A/DT kitchen/NN with/IN two/CD windows/NNS and/CC two/CD metal/NN sinks/NNS"),
+        ("The/DT table/NN is/VBZ full/JJ of/IN wooden/JJ spoons/NNS and/CC utensils/NNS"),
+        ("there/EX is/VBZ a/DT cat/NN on/IN the/DT bed/NN"),
+        ("A/DT man/NN riding/VBG a/DT bike/NN past/IN a/DT train/NN traveling/VBG along/IN tracks/NNS"),
+    ]
+    tagger = BuiltinTagger()
+    right = total = 0
+    for line in gold:
+        words, tags = zip(*(pair.rsplit("/", 1) for pair in line.split()))
+        predicted = tagger.tag(list(words))
+        right += sum(p == g for p, g in zip(predicted, tags))
+        total += len(tags)
+    assert right / total >= 0.95
+
+
+def test_nltk_backend_is_used_when_available(monkeypatch: pytest.MonkeyPatch) -> None:
+    import nltk.tag.perceptron as perceptron
+    from ahnpl_lightning.data import tagger as tagmod
+
+    class FakePerceptron:
+        def tag(self, words: list[str]) -> list[tuple[str, str]]:
+            return [(w, "NN") for w in words]
+
+    monkeypatch.setattr(perceptron, "PerceptronTagger", FakePerceptron)
+    monkeypatch.setattr(tagmod, "nltk_tagger_available", lambda: True)
+    get_tagger.cache_clear()
+    try:
+        assert get_tagger("auto")(["a", "dog"]) == ["NN", "NN"]
+        monkeypatch.setattr(tagmod, "nltk_tagger_available", lambda: False)
+        get_tagger.cache_clear()
+        assert get_tagger("auto")(["a", "dog"]) == ["DT", "NN"]
+    finally:
+        get_tagger.cache_clear()
+    with pytest.raises(ValueError, match="unknown tagger backend"):
+        get_tagger("spacy")
+
+
+def test_lexicon_morphology() -> None:
+    lex = get_lexicon()
+    assert lex.lemmas("riding", "v")[0] == "ride"
+    assert lex.lemmas("children", "n")[0] == "child"
+    assert lex.lemmas("boxes", "n")[0] == "box"
+    assert lex.count("man", "n") > lex.count("man", "v")

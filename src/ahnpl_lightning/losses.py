@@ -49,6 +49,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ahnpl_lightning.data.negatives import NEGATIVE_TYPES
 from ahnpl_lightning.margin import (
     AdaptiveMargin,
     LossVariant,
@@ -56,7 +57,7 @@ from ahnpl_lightning.margin import (
     PositiveMargin,
 )
 
-DEFAULT_NEGATIVE_TYPES: tuple[str, ...] = ("relation", "adj_swap", "adj", "noun", "verb")
+DEFAULT_NEGATIVE_TYPES: tuple[str, ...] = NEGATIVE_TYPES  # the K axis order (REFERENCE.md section 1)
 TERMS: tuple[str, ...] = ("itc", "mhn_text", "mhn_image", "margin", "positive", "ceclip_intra", "ceclip_cross")
 
 

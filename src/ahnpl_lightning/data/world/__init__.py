@@ -2,10 +2,11 @@
 world-exact hard negatives and counterfactual images, torch datasets, and benchmark export in the real formats.
 """
 
+from ahnpl_lightning.data.negatives import NEGATIVE_TYPES
+
 from .core import (
     DEFAULT_HELDOUT_PAIRS,
     DEFAULT_HELDOUT_RELATIONS,
-    NEGATIVE_TYPES,
     SPLITS,
     World,
     stable_seed,

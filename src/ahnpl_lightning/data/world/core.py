@@ -24,7 +24,6 @@ from .scene import (
     side_for,
 )
 
-NEGATIVE_TYPES: tuple[str, ...] = ("relation", "adj_swap", "adj", "noun", "verb")
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 DEFAULT_HELDOUT_PAIRS: tuple[tuple[str, str], ...] = (
     ("red", "circle"),

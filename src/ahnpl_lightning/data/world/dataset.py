@@ -8,7 +8,9 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
-from .core import NEGATIVE_TYPES, World
+from ahnpl_lightning.data.negatives import NEGATIVE_TYPES
+
+from .core import World
 from .render import blank_image
 
 

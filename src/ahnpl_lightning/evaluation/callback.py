@@ -1,0 +1,101 @@
+"""`CompositionalEvalCallback`: run the benchmarks during `fit` and log `eval/<benchmark>/<subset>`.
+
+Runs on every rank (the scoring core shards distinct images/captions and gathers, so every rank computes the same
+numbers; hence `sync_dist=False`), every `every_n_epochs` at the end of a training epoch (after that epoch's
+validation), and once more at the end of fit unless the last epoch was just evaluated. The end-of-fit numbers go
+straight to the trainer's loggers (Lightning forbids `self.log` in `on_train_end`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.utilities import rank_zero_only
+
+from ahnpl_lightning.evaluation.run import BENCHMARKS, evaluate_benchmarks
+
+
+def flatten_results(results: dict[str, Any], prefix: str = "eval") -> dict[str, float]:
+    """`{"eval/<benchmark>/<subset or summary name>": accuracy}` from a result JSON object."""
+    return {
+        f"{prefix}/{bench}/{name}": float(m["accuracy"])
+        for bench, res in results["benchmarks"].items()
+        for section in ("subsets", "summary")
+        for name, m in res[section].items()
+    }
+
+
+class CompositionalEvalCallback(L.Callback):
+    """Evaluate compositional benchmarks during training from `pl_module.model`, `.preprocess_val`, `.tokenizer`."""
+
+    def __init__(
+        self,
+        benchmarks: list[str],
+        data_root: str,
+        every_n_epochs: int = 1,
+        run_at_end: bool = True,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        paths: dict[str, str] | None = None,
+        limit: int | dict[str, int] | None = None,
+        progress: bool = False,
+        save_json: bool = True,
+    ) -> None:
+        """`every_n_epochs=0` disables per-epoch runs; `paths` overrides benchmark folders (see ARCHITECTURE.md);
+        `limit` caps items per subset file (int, or per benchmark name); `save_json` writes each run's result JSON
+        to `<log_dir>/eval/`."""
+        super().__init__()
+        unknown = [b for b in benchmarks if b not in BENCHMARKS]
+        if unknown:
+            raise ValueError(f"unknown benchmark(s) {unknown}; known: {sorted(BENCHMARKS)}")
+        self.benchmarks = list(benchmarks)
+        self.data_root = data_root
+        self.every_n_epochs = every_n_epochs
+        self.run_at_end = run_at_end
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.paths = dict(paths or {})
+        self.limit = limit
+        self.progress = progress
+        self.save_json = save_json
+        self.history: list[dict[str, Any]] = []
+        self._last_step: int | None = None
+
+    def evaluate(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
+        """Run the benchmarks now (all ranks must call this together under DDP)."""
+        results = evaluate_benchmarks(
+            self.benchmarks, pl_module.model, pl_module.preprocess_val, pl_module.tokenizer, self.data_root,
+            paths=self.paths, batch_size=self.batch_size, num_workers=self.num_workers, limit=self.limit,
+            device=pl_module.device, progress=self.progress, model_name=type(pl_module).__name__,
+        )
+        results["epoch"], results["global_step"] = trainer.current_epoch, trainer.global_step
+        self._last_step = trainer.global_step
+        self.history.append(results)
+        if self.save_json:
+            self._write(trainer, results)
+        return results
+
+    @rank_zero_only
+    def _write(self, trainer: L.Trainer, results: dict[str, Any]) -> None:
+        folder = Path(trainer.log_dir or trainer.default_root_dir) / "eval"
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"epoch={results['epoch']}-step={results['global_step']}.json"
+        (folder / name).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Evaluate every `every_n_epochs` epochs and log through `pl_module.log`."""
+        if self.every_n_epochs <= 0 or (trainer.current_epoch + 1) % self.every_n_epochs:
+            return
+        for tag, value in flatten_results(self.evaluate(trainer, pl_module)).items():
+            pl_module.log(tag, value, on_step=False, on_epoch=True, sync_dist=False)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Evaluate the final weights unless they were just evaluated; log straight to the loggers."""
+        if not self.run_at_end or self._last_step == trainer.global_step:
+            return
+        metrics = flatten_results(self.evaluate(trainer, pl_module))
+        for logger in trainer.loggers:
+            logger.log_metrics(metrics, step=trainer.global_step)

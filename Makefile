@@ -43,8 +43,17 @@ test: install
 test-fast: install
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
+# Evaluate the latest checkpoint of the default run on the synthetic world's test sets (written once to
+# data/world_eval), or on real benchmark data with EVAL_ROOT=/path/to/root. CKPT=... picks another checkpoint.
+EVAL_BENCHMARKS ?= aro,sugarcrepe,valse,winoground,vl_checklist,retrieval
 eval: install
-	$(VENV)/bin/ahnpl eval --latest runs/ahnpl $(if $(EVAL_ROOT),--data-root $(EVAL_ROOT),--world-root data/world_eval) --output results/eval.json --markdown results/eval.md
+	@ckpt="$(CKPT)"; [ -n "$$ckpt" ] || ckpt=$$(ls -t runs/ahnpl/version_*/checkpoints/last.ckpt 2>/dev/null | head -n 1); \
+	[ -n "$$ckpt" ] || { echo "no checkpoint under runs/ahnpl: run 'make demo' first or pass CKPT=path.ckpt"; exit 1; }; \
+	root="$(EVAL_ROOT)"; if [ -z "$$root" ]; then root=data/world_eval; \
+		[ -f $$root/world_manifest.json ] || $(VENV)/bin/ahnpl world --out $$root --size 200; fi; \
+	mkdir -p results; \
+	$(VENV)/bin/ahnpl eval --benchmarks $(EVAL_BENCHMARKS) --data-root $$root --ckpt_path $$ckpt \
+		--output results/eval.json --csv results/eval.csv --markdown results/eval.md
 
 bench: install
 	$(PY) -m benchmarks

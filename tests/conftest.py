@@ -29,3 +29,27 @@ def tiny_trainer_kwargs(tmp_path) -> dict:
         "logger": False,
         "enable_checkpointing": False,
     }
+
+
+def small_ahnpl_config(directory) -> str:
+    """configs/ahnpl.yaml with its evaluation callback pointed at a tiny world export under `directory`."""
+    from pathlib import Path
+
+    import yaml
+
+    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs" / "ahnpl.yaml").read_text())
+    for callback in config["trainer"]["callbacks"]:
+        if callback["class_path"].endswith("CompositionalEvalCallback"):
+            callback["init_args"].update(
+                data_root=str(Path(directory) / "world_eval"), world_export_size=8,
+                benchmarks=["sugarcrepe", "winoground"], batch_size=64,
+            )
+    path = Path(directory) / "ahnpl_small.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+@pytest.fixture
+def ahnpl_config(tmp_path) -> str:
+    """Path to the default config with a tiny evaluation set (see `small_ahnpl_config`)."""
+    return small_ahnpl_config(tmp_path)

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from ahnpl_lightning import cli
+from conftest import small_ahnpl_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = str(ROOT / "configs" / "ahnpl.yaml")
@@ -15,9 +16,10 @@ CONFIG = str(ROOT / "configs" / "ahnpl.yaml")
 
 def fit_args(tmp_path: Path, *extra: str, steps: int = 3) -> list[str]:
     """A CPU fit of a few steps on a small world, logging and checkpointing under tmp_path."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     return [
         "fit",
-        "--config", CONFIG,
+        "--config", small_ahnpl_config(tmp_path),
         f"--trainer.max_steps={steps}",
         "--trainer.limit_val_batches=1",
         "--trainer.num_sanity_val_steps=0",
@@ -74,10 +76,12 @@ def test_fit_logs_checkpoints_and_reloads(tmp_path: Path, capsys: pytest.Capture
     ckpt = _last_checkpoint(tmp_path)
     assert "checkpoint:" in out.out + out.err
     assert list(tmp_path.rglob("events.out.tfevents.*")), "no TensorBoard event file written"
+    assert (tmp_path / "world_eval" / "world_manifest.json").exists(), "the eval callback did not export the world"
+    assert list(tmp_path.rglob("eval/epoch=*-step=3.json")), "the eval callback did not run at the end of fit"
     state = torch.load(ckpt, map_location="cpu", weights_only=False)
     assert state["global_step"] == 3
     assert any(k.startswith("loss.") for k in state["state_dict"]), "margin state missing from the checkpoint"
-    cli.main(["validate", "--config", CONFIG, "--ckpt_path", str(ckpt), "--trainer.accelerator=cpu",
+    cli.main(["validate", "--config", small_ahnpl_config(tmp_path), "--ckpt_path", str(ckpt), "--trainer.accelerator=cpu",
               "--trainer.limit_val_batches=1", "--trainer.enable_progress_bar=false",
               f"--trainer.default_root_dir={tmp_path}", f"--trainer.logger.init_args.save_dir={tmp_path}",
               "--data.init_args.num_workers=0", "--data.init_args.batch_size=8",

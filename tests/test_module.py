@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from ahnpl_lightning import cli
+from conftest import small_ahnpl_config
 from ahnpl_lightning.data.datamodule import AHNPLDataModule
 from ahnpl_lightning.data.sources import WorldSource
 from ahnpl_lightning.export import export_checkpoint
@@ -131,10 +132,29 @@ def test_negclip_image_negatives_become_extra_batch_rows() -> None:
     module.loss(logit_scale=module.model.logit_scale.exp(), **features)["loss"].backward()
 
 
+def test_clip_finetune_skips_negative_encoding_in_training_only() -> None:
+    torch.manual_seed(0)
+    clip = AHNPLLoss(itc_negatives=False, mhn_weight=0.0, perturbation=False, margin_weight=0.0)
+    assert not clip.uses_negatives and AHNPLLoss().uses_negatives
+    module = AHNPLModule(loss=clip)
+    tokens = module.tokenizer(["a red circle", "a blue square"] + ["a green star"] * 10)
+    batch = {"images": torch.randn(2, 3, 64, 64), "captions": tokens[:2], "negatives": tokens[2:].view(2, 5, -1),
+             "negative_mask": torch.ones(2, 5, dtype=torch.bool)}
+    module.train()
+    features = module(batch)
+    assert features["negative_features"].shape == (2, 5, 128)
+    assert not features["negative_features"].any() and not features["negative_mask"].any()
+    module.eval()
+    with torch.no_grad():
+        features = module(batch)
+    assert features["negative_mask"].all()
+    torch.testing.assert_close(features["negative_features"][0, 0], features["negative_features"][1, 4])
+
+
 @pytest.mark.parametrize("baseline", ["clip_finetune", "negclip", "ceclip", "ahnpl_released"])
 def test_baseline_configs_fit(baseline: str, tmp_path: Path) -> None:
     cli.main([
-        "fit", "-c", str(ROOT / "configs" / "ahnpl.yaml"),
+        "fit", "-c", small_ahnpl_config(tmp_path),
         "-c", str(ROOT / "configs" / "baselines" / f"{baseline}.yaml"),
         "--trainer.max_steps=2", "--trainer.limit_val_batches=1", "--trainer.num_sanity_val_steps=0",
         "--trainer.accelerator=cpu", "--trainer.enable_progress_bar=false", f"--trainer.default_root_dir={tmp_path}",

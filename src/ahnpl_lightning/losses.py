@@ -268,6 +268,14 @@ class AHNPLLoss(nn.Module):
             "ceclip_cross": self.ceclip_cross_weight,
         }
 
+    @property
+    def uses_negatives(self) -> bool:
+        """Whether any active term reads the text hard negatives (plain CLIP fine-tuning does not)."""
+        weights = self.term_weights
+        return (weights["itc"] > 0 and self.itc_negatives) or any(
+            weights[name] > 0 for name in ("mhn_text", "mhn_image", "margin", "ceclip_intra", "ceclip_cross")
+        )
+
     def reset_state(self) -> None:
         """Reset the adaptive margin and positive-margin state (the released loop does this every epoch)."""
         self.margin.reset()

@@ -53,6 +53,11 @@ def _valid_negative_images(batch: Mapping[str, Tensor]) -> tuple[Tensor, Tensor]
     return images, captions
 
 
+def _pad_rows(x: Tensor, rows: int) -> Tensor:
+    """Append `rows` zero rows (extra batch rows have no text/image negatives: zeros, masked out)."""
+    return torch.cat([x, x.new_zeros((rows, *x.shape[1:]))])
+
+
 class AHNPLModule(LightningModule):
     """Fine-tune an open_clip model with AHNPL (or a baseline: the loss configuration decides).
 
@@ -109,29 +114,31 @@ class AHNPLModule(LightningModule):
     @override
     def forward(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
         """Normalised features for a batch (see `encoding.encode_batch`), with NegCLIP's hard-negative images
-        appended as extra (image, caption) pairs when the batch has them."""
+        appended as extra (image, caption) pairs when the batch has them. A training loss that reads no negatives
+        (plain CLIP fine-tuning) does not pay for encoding them: they come back as zeros, masked out."""
         images, captions, negatives = batch["images"], batch["captions"], batch["negatives"]
         mask = batch["negative_mask"]
-        image_negatives = batch.get("image_negatives") if self.hparams.use_image_negatives else None
-        if self.hparams.use_image_negatives and "neg_images" in batch:
+        use_images = self.hparams.use_image_negatives
+        image_negatives = batch.get("image_negatives") if use_images else None
+        skip_negatives = self.training and not self.loss.uses_negatives
+        if skip_negatives:
+            k = negatives.shape[1]
+            negatives, mask, image_negatives = negatives[:, :0], mask[:, :0], None
+        if use_images and "neg_images" in batch:
             extra_images, extra_captions = _valid_negative_images(batch)
-            if extra_images.shape[0]:
-                images = torch.cat([images, extra_images])
-                captions = torch.cat([captions, extra_captions])
-                negatives = torch.cat([negatives, negatives.new_zeros((extra_images.shape[0], *negatives.shape[1:]))])
-                mask = torch.cat([mask, mask.new_zeros((extra_images.shape[0], mask.shape[1]))])
-                if image_negatives is not None:
-                    image_negatives = torch.cat(
-                        [image_negatives, image_negatives.new_zeros((extra_images.shape[0], *image_negatives.shape[1:]))]
-                    )
+            images, captions = torch.cat([images, extra_images]), torch.cat([captions, extra_captions])
+            negatives, mask, image_negatives = (
+                _pad_rows(x, extra_images.shape[0]) if x is not None else None
+                for x in (negatives, mask, image_negatives)
+            )
         features = encode_batch(
-            self.model,
-            images,
-            captions,
-            negatives,
-            image_negatives=image_negatives,
+            self.model, images, captions, negatives, image_negatives=image_negatives,
             dynamic_length=self.hparams.dynamic_text_length,
         )
+        if skip_negatives:
+            text = features["text_features"]
+            features["negative_features"] = text.new_zeros((text.shape[0], k, text.shape[1]))
+            mask = mask.new_zeros((text.shape[0], k))
         features["negative_mask"] = mask
         return features
 

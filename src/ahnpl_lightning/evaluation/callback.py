@@ -43,10 +43,13 @@ class CompositionalEvalCallback(L.Callback):
         limit: int | dict[str, int] | None = None,
         progress: bool = False,
         save_json: bool = True,
+        world_export_size: int = 0,
+        world_seed: int = 0,
     ) -> None:
         """`every_n_epochs=0` disables per-epoch runs; `paths` overrides benchmark folders (see ARCHITECTURE.md);
         `limit` caps items per subset file (int, or per benchmark name); `save_json` writes each run's result JSON
-        to `<log_dir>/eval/`."""
+        to `<log_dir>/eval/`; `world_export_size > 0` writes the synthetic world's test sets (that many items per
+        file, `world_seed`) to `data_root` once, when it holds no complete export yet, and reuses them after."""
         super().__init__()
         unknown = [b for b in benchmarks if b not in BENCHMARKS]
         if unknown:
@@ -61,8 +64,22 @@ class CompositionalEvalCallback(L.Callback):
         self.limit = limit
         self.progress = progress
         self.save_json = save_json
+        self.world_export_size = world_export_size
+        self.world_seed = world_seed
         self.history: list[dict[str, Any]] = []
         self._last_step: int | None = None
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        """Generate the synthetic world's benchmark sets once (global rank 0) when asked and not there yet."""
+        if self.world_export_size <= 0:
+            return
+        from ahnpl_lightning.data.world import World, export_benchmarks, read_manifest
+
+        root = Path(self.data_root)
+        if trainer.is_global_zero and read_manifest(root) is None:
+            print(f"writing the synthetic world's benchmark sets to {root} (once; reused by later runs)")
+            export_benchmarks(World(seed=self.world_seed), root, size=self.world_export_size, seed=self.world_seed)
+        trainer.strategy.barrier("world_export")
 
     def evaluate(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
         """Run the benchmarks now (all ranks must call this together under DDP)."""

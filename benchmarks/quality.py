@@ -70,9 +70,9 @@ SPLITS = ("held_out", "in_distribution")
 class Budget:
     """Steps and sizes of one study."""
 
-    pretrain_steps: int = 1500
+    pretrain_steps: int = 2500
     pretrain_lr: float = 1e-3
-    finetune_steps: int = 150
+    finetune_steps: int = 250
     finetune_lr: float = 1e-4
     batch_size: int = 32
     seeds: tuple[int, ...] = (0, 1, 2)

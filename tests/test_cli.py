@@ -81,7 +81,8 @@ def test_fit_logs_checkpoints_and_reloads(tmp_path: Path, capsys: pytest.Capture
     state = torch.load(ckpt, map_location="cpu", weights_only=False)
     assert state["global_step"] == 3
     assert any(k.startswith("loss.") for k in state["state_dict"]), "margin state missing from the checkpoint"
-    cli.main(["validate", "--config", small_ahnpl_config(tmp_path), "--ckpt_path", str(ckpt), "--trainer.accelerator=cpu",
+    cli.main(["validate", "--config", small_ahnpl_config(tmp_path), "--ckpt_path", str(ckpt),
+              "--trainer.accelerator=cpu",
               "--trainer.limit_val_batches=1", "--trainer.enable_progress_bar=false",
               f"--trainer.default_root_dir={tmp_path}", f"--trainer.logger.init_args.save_dir={tmp_path}",
               "--data.init_args.num_workers=0", "--data.init_args.batch_size=8",

@@ -49,10 +49,13 @@ def test_negclip_batches_shapes_masks_and_skip_counts(tmp_path: Path) -> None:
     batches = drain(data, data.train_dataloader())
     assert len(batches) == 5  # 40 rows / 8, every row visited once
     first = batches[0]
-    n = first["images"].shape[0]
-    assert first["images"].shape == (n, 3, 8, 8) and first["captions"].shape == (n, 32)
-    assert first["negatives"].shape == (n, 5, 32) and first["negative_mask"].shape == (n, 5)
-    assert first["neg_images"].shape == (n, 2, 3, 8, 8) and first["neg_image_captions"].shape == (n, 2, 32)
+    n, length = first["images"].shape[0], first["captions"].shape[1]
+    # token columns are cut to the batch's longest real sequence, shared by captions and all negatives
+    texts = torch.cat([first["captions"].unsqueeze(1), first["negatives"], first["neg_image_captions"]], dim=1)
+    assert length < 32 and texts[..., -1].any()
+    assert first["images"].shape == (n, 3, 8, 8) and first["captions"].shape == (n, length)
+    assert first["negatives"].shape == (n, 5, length) and first["negative_mask"].shape == (n, 5)
+    assert first["neg_images"].shape == (n, 2, 3, 8, 8) and first["neg_image_captions"].shape == (n, 2, length)
     # NegCLIP's own negatives fill only the relation slot; masked slots hold no tokens
     assert first["negative_mask"].tolist() == [[True, False, False, False, False]] * n
     assert not first["negatives"][:, 1:].any()
@@ -65,7 +68,8 @@ def test_negclip_batches_shapes_masks_and_skip_counts(tmp_path: Path) -> None:
             assert batch["neg_image_mask"][row].tolist() == expected
             for m, ok in enumerate(expected):
                 caption = TOKENIZER([fx["rows"][wanted[m]][1]])[0] if ok else torch.zeros(32, dtype=torch.long)
-                assert torch.equal(batch["neg_image_captions"][row, m], caption)
+                width = batch["neg_image_captions"].shape[-1]
+                assert torch.equal(batch["neg_image_captions"][row, m], caption[:width]) and not caption[width:].any()
                 assert bool(batch["neg_images"][row, m].any()) == ok
     missing_rows = set(fx["missing"])
     assert sorted(seen) == [k for k in range(40) if k not in missing_rows]

@@ -60,6 +60,33 @@ def test_logit_scale_is_clamped_and_nan_raises(tiny_trainer_kwargs: dict) -> Non
         pl.Trainer(**{**tiny_trainer_kwargs, "max_steps": 1}).fit(broken, small_data())
 
 
+def test_lagged_finite_check_names_the_step_it_came_from(tiny_trainer_kwargs: dict) -> None:
+    module = AHNPLModule(lr=1e-3, check_finite_lagged=True)
+    with torch.no_grad():
+        module.model.text_projection.fill_(float("nan"))
+    with pytest.raises(FloatingPointError, match=r"non-finite '\w+' at global step 0"):
+        pl.Trainer(**{**tiny_trainer_kwargs, "max_steps": 2}).fit(module, small_data())
+    assert module.global_step == 1  # raised during the second step, about the first
+
+
+def test_frozen_tower_builds_no_graph() -> None:
+    module = AHNPLModule(freeze_image_tower=True)
+    images = torch.randn(2, 3, 64, 64)
+    tokens = module.tokenizer(["a red circle", "a blue square"])
+    from ahnpl_lightning.encoding import encode_image, encode_text
+
+    assert encode_image(module.model, images).grad_fn is None
+    assert encode_text(module.model, tokens).grad_fn is not None
+
+
+def test_trim_token_columns_shares_one_length() -> None:
+    from ahnpl_lightning.encoding import trim_token_columns
+
+    batch = {"captions": torch.tensor([[1, 2, 0, 0, 0]]), "negatives": torch.tensor([[[1, 2, 3, 0, 0], [0] * 5]])}
+    trim_token_columns(batch, ("captions", "negatives", "absent"))
+    assert batch["captions"].tolist() == [[1, 2, 0]] and batch["negatives"].shape == (1, 2, 3)
+
+
 def test_margin_state_resets_each_epoch(tiny_trainer_kwargs: dict) -> None:
     module = AHNPLModule(lr=1e-3, reset_margin_each_epoch=True)
     module.loss.margin.theta.fill_(3.0)

@@ -2,6 +2,8 @@
 
 Trimming is exact for open_clip's standard text tower: attention is causal and pooling takes the EOT position, so
 columns after the longest real sequence never influence the pooled output (proved in tests/test_encoding.py).
+Finding that length on an accelerator would cost a host-device sync, so training batches are trimmed on the CPU by
+the DataModule's collate (`trim_token_columns`) and `encode_text` trims only CPU tensors itself.
 """
 
 from __future__ import annotations
@@ -11,13 +13,26 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
+def real_length(tokens: Tensor, pad_id: int = 0) -> int:
+    """Columns up to the last non-padding token of any row (at least 1) of a [..., L] token tensor."""
+    used = (tokens != pad_id).reshape(-1, tokens.shape[-1]).any(dim=0)
+    return int(used.nonzero().max()) + 1 if used.any() else 1
+
+
 def trim_padding(tokens: Tensor, pad_id: int = 0) -> Tensor:
     """Cut the trailing columns that are padding in every row ([N, L] -> [N, L'])."""
     if tokens.numel() == 0:
         return tokens
-    used = (tokens != pad_id).any(dim=0)
-    length = int(used.nonzero().max()) + 1 if used.any() else 1
-    return tokens[:, :length]
+    return tokens[..., : real_length(tokens, pad_id)]
+
+
+def trim_token_columns(batch: dict[str, Tensor], keys: tuple[str, ...], pad_id: int = 0) -> None:
+    """Trim the token tensors `keys` of a batch (in place) to one shared length: the longest real sequence."""
+    present = [key for key in keys if key in batch and batch[key].numel()]
+    if present:
+        length = max(real_length(batch[key], pad_id) for key in present)
+        for key in present:
+            batch[key] = batch[key][..., :length]
 
 
 def supports_dynamic_length(model: nn.Module) -> bool:
@@ -31,12 +46,20 @@ def supports_dynamic_length(model: nn.Module) -> bool:
 
 
 def encode_text(model: nn.Module, tokens: Tensor, dynamic_length: bool = True) -> Tensor:
-    """L2-normalised text features; with `dynamic_length`, run the tower only up to the longest real sequence."""
+    """L2-normalised text features; with `dynamic_length`, run the tower only up to the longest real sequence.
+    A frozen text tower runs without building an autograd graph."""
+    text_params = [p for name, p in model.named_parameters() if not name.startswith(("visual.", "logit_"))]
+    with torch.set_grad_enabled(torch.is_grad_enabled() and any(p.requires_grad for p in text_params)):
+        return _encode_text(model, tokens, dynamic_length)
+
+
+def _encode_text(model: nn.Module, tokens: Tensor, dynamic_length: bool) -> Tensor:
     if not (dynamic_length and supports_dynamic_length(model)):
         return F.normalize(model.encode_text(tokens), dim=-1)
     from open_clip.transformer import text_global_pool
 
-    tokens = trim_padding(tokens)
+    if tokens.device.type == "cpu":
+        tokens = trim_padding(tokens)
     length = tokens.shape[1]
     cast_dtype = model.transformer.get_cast_dtype()
     x = model.token_embedding(tokens).to(cast_dtype)
@@ -50,8 +73,10 @@ def encode_text(model: nn.Module, tokens: Tensor, dynamic_length: bool = True) -
 
 
 def encode_image(model: nn.Module, images: Tensor) -> Tensor:
-    """L2-normalised image features."""
-    return F.normalize(model.encode_image(images), dim=-1)
+    """L2-normalised image features (a frozen image tower runs without building an autograd graph)."""
+    trainable = any(p.requires_grad for p in model.visual.parameters())
+    with torch.set_grad_enabled(torch.is_grad_enabled() and trainable):
+        return F.normalize(model.encode_image(images), dim=-1)
 
 
 def encode_batch(

@@ -81,6 +81,7 @@ class AHNPLModule(LightningModule):
         use_image_negatives: bool = True,
         dynamic_text_length: bool = True,
         check_finite_every_n_steps: int = 1,
+        check_finite_lagged: bool | None = None,
         freeze_image_tower: bool = False,
         freeze_text_tower: bool = False,
         grad_checkpointing: bool = False,
@@ -91,6 +92,7 @@ class AHNPLModule(LightningModule):
         if isinstance(loss, Mapping):  # rebuilt from a checkpoint's hyper-parameters
             loss = AHNPLLoss(**loss.get("init_args", {}))
         self.loss = loss if loss is not None else AHNPLLoss()
+        self._pending_finite: tuple[Tensor, Any, list[str], int] | None = None
         self.save_hyperparameters(ignore=["loss"])
         self.hparams["loss"] = loss_config(self.loss)
         bundle = create_model_and_transforms(model_name, pretrained)
@@ -150,13 +152,7 @@ class AHNPLModule(LightningModule):
         terms = self.loss(logit_scale=logit_scale, **features)
         every = self.hparams.check_finite_every_n_steps
         if stage == "train" and every > 0 and self.global_step % every == 0:
-            bad = check_finite(terms)
-            if bad is not None:
-                raise FloatingPointError(
-                    f"non-finite '{bad}' at global step {self.global_step} (epoch {self.current_epoch}, "
-                    f"batch {self.trainer.fit_loop.epoch_loop.batch_idx if self._trainer else '?'}): "
-                    f"{ {k: v.detach().float().cpu().tolist() for k, v in terms.items() if v.ndim == 0} }"
-                )
+            self._check_finite(terms)
         batch_size = batch["images"].shape[0]
         on_step = stage == "train"
         for name, value in terms.items():
@@ -170,6 +166,36 @@ class AHNPLModule(LightningModule):
         if stage != "train":
             self._log_accuracy(features, features["negative_mask"], stage, batch_size)
         return terms["loss"]
+
+    def _check_finite(self, terms: dict[str, Tensor]) -> None:
+        """Raise on a NaN/inf loss term, naming the term and the step (never a silent skip).
+
+        Immediate on the CPU. Lagged by default on accelerators (`check_finite_lagged`): the finiteness flags are
+        copied to the host without blocking and read at the next check, so the training step has no host-device
+        sync; the error still names the step the non-finite value came from.
+        """
+        lagged = self.hparams.check_finite_lagged
+        if lagged is None:
+            lagged = terms["loss"].device.type != "cpu"
+        if not lagged:
+            self._raise_if_not_finite(check_finite(terms), self.global_step)
+            return
+        names = list(terms)
+        flags = torch.stack([torch.isfinite(terms[name].detach()).all() for name in names]).to("cpu", non_blocking=True)
+        event = torch.cuda.Event() if terms["loss"].is_cuda else None
+        if event is not None:
+            event.record()
+        previous, self._pending_finite = self._pending_finite, (flags, event, names, self.global_step)
+        if previous is not None:
+            flags, event, names, step = previous
+            if event is not None:
+                event.synchronize()  # recorded a whole step ago: long done, nothing waits
+            bad = None if bool(flags.all()) else names[int((~flags).nonzero()[0, 0])]
+            self._raise_if_not_finite(bad, step)
+
+    def _raise_if_not_finite(self, bad: str | None, step: int) -> None:
+        if bad is not None:
+            raise FloatingPointError(f"non-finite '{bad}' at global step {step} (epoch {self.current_epoch})")
 
     def _log_accuracy(self, features: dict[str, Tensor], mask: Tensor, stage: str, batch_size: int) -> None:
         """In-batch image->caption accuracy and the share of valid hard negatives the true caption beats."""

@@ -20,6 +20,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ahnpl_lightning.data.negatives import NEGATIVE_TYPES
+from ahnpl_lightning.encoding import trim_token_columns
 from ahnpl_lightning.data.sources import PRETOKENIZE_LIMIT, CaptionSource, WorldSource
 
 from typing_extensions import override
@@ -130,6 +131,9 @@ def collate_triplets(samples: list[dict[str, Any]]) -> dict[str, Any]:
     batch: dict[str, Any] = {}
     if good:
         batch = {key: torch.stack([s[key] for s in good]) for key in good[0]}
+        # One text pass encodes captions and negatives together: cut them to the batch's longest real sequence
+        # here, on the CPU, so the training step needs no host-device sync to do it (encoding.py).
+        trim_token_columns(batch, ("captions", "negatives", "neg_image_captions"))
     batch["skipped"] = skipped
     return batch
 

@@ -64,6 +64,27 @@ class AHNPLModule(LightningModule):
     Batches are dicts from `AHNPLDataModule`: `images [B,3,H,W]`, `captions [B,L]`, `negatives [B,K,L]`,
     `negative_mask [B,K]` and optionally `image_negatives [B,K,3,H,W]` (real counterfactual images aligned with the
     K text negatives) or NegCLIP's `neg_images [B,M,3,H,W]`, `neg_image_captions [B,M,L]`, `neg_image_mask [B,M]`.
+
+    Args:
+        model_name: any open_clip model name (`ViT-B-32-quickgelu`, `local-dir:FOLDER`, ...) or `AHNPL-Tiny-64`.
+        pretrained: None, a local weights file, or an open_clip tag (offline, a tag that needs a download fails fast).
+        loss: the loss; its configuration selects AHNPL (corrected or released) or a baseline. Default: AHNPLLoss().
+        lr: AdamW learning rate (paper: 2e-5 for ViT-B/32).
+        betas: AdamW betas (paper: 0.9, 0.98).
+        eps: AdamW epsilon (paper: 1e-6).
+        weight_decay: AdamW weight decay, not applied to gains, biases and the logit scale (paper: 0.1).
+        warmup_steps: linear warm-up steps before the cosine decay (paper: 50).
+        lr_schedule: `cosine` (with warm-up, per step) or `constant`.
+        reset_margin_each_epoch: reset the adaptive margin state at each epoch start (as the released code does).
+        use_image_negatives: use image hard negatives when the batch has them.
+        dynamic_text_length: encode text only up to the longest real token sequence (exact, faster).
+        check_finite_every_n_steps: check every loss term for NaN/inf every N steps (0: never).
+        check_finite_lagged: read that check one step late, without a host-device sync (default: on accelerators).
+        freeze_image_tower: lock the image tower (no gradients, no autograd graph).
+        freeze_text_tower: lock the text tower.
+        grad_checkpointing: activation checkpointing in both towers (memory for compute, for large towers).
+        compile_encoders: `torch.compile` the image and text towers.
+        channels_last: channels-last memory format for convolutional image towers.
     """
 
     def __init__(

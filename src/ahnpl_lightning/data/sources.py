@@ -272,13 +272,16 @@ class FileSource(CaptionSource):
         image_root: str,
         val_annotations: str | None = None,
         val_image_root: str | None = None,
-        negatives: NegativesMode = "cache",
+        negatives: NegativesMode | None = None,
         negatives_cache: str | None = None,
         val_negatives_cache: str | None = None,
         negatives_workers: int = 1,
         seed: int = 0,
         limit: int | None = None,
     ) -> None:
+        """`negatives`: `cache` (generated negatives), `source` (the file's own), `none`; None = `modes[0]`, the
+        source's natural choice. Subclasses forward these shared arguments through `**kwargs`."""
+        negatives = negatives or self.modes[0]
         if negatives not in self.modes:
             raise ValueError(f"{type(self).__name__}: negatives={negatives!r}; this source supports {self.modes}")
         self.annotations = annotations
@@ -430,17 +433,9 @@ class KarpathySource(FileSource):
         format: Literal["auto", "karpathy", "blip"] = "auto",  # noqa: A002 - the name the YAML uses
         train_splits: list[str] | None = None,
         val_splits: list[str] | None = None,
-        val_annotations: str | None = None,
-        val_image_root: str | None = None,
-        negatives: NegativesMode = "cache",
-        negatives_cache: str | None = None,
-        val_negatives_cache: str | None = None,
-        negatives_workers: int = 1,
-        seed: int = 0,
-        limit: int | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(annotations, image_root, val_annotations, val_image_root, negatives, negatives_cache,
-                         val_negatives_cache, negatives_workers, seed, limit)
+        super().__init__(annotations, image_root, **kwargs)
         self.format = format  # type: ignore[misc]
         self.train_splits = list(train_splits) if train_splits is not None else ["train", "restval"]
         self.val_splits = list(val_splits) if val_splits is not None else ["val"]
@@ -478,18 +473,10 @@ class NegCLIPSource(FileSource):
         self,
         annotations: str,
         image_root: str,
-        val_annotations: str | None = None,
-        val_image_root: str | None = None,
-        negatives: NegativesMode = "cache",
         image_negatives: int = 0,
-        negatives_cache: str | None = None,
-        val_negatives_cache: str | None = None,
-        negatives_workers: int = 1,
-        seed: int = 0,
-        limit: int | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(annotations, image_root, val_annotations, val_image_root, negatives, negatives_cache,
-                         val_negatives_cache, negatives_workers, seed, limit)
+        super().__init__(annotations, image_root, **kwargs)
         if not 0 <= image_negatives <= 3:
             raise ValueError(f"image_negatives must be in 0..3 (NegCLIP rows list 3), got {image_negatives}")
         self.image_negatives = image_negatives
@@ -544,19 +531,11 @@ class NpySource(FileSource):
         self,
         annotations: str,
         image_root: str,
-        val_annotations: str | None = None,
-        val_image_root: str | None = None,
-        negatives: NegativesMode = "source",
         image_template: str = "train2014/COCO_train2014_{image_id:0>12}.jpg",
         val_image_template: str = "val2014/COCO_val2014_{image_id:0>12}.jpg",
-        negatives_cache: str | None = None,
-        val_negatives_cache: str | None = None,
-        negatives_workers: int = 1,
-        seed: int = 0,
-        limit: int | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(annotations, image_root, val_annotations, val_image_root, negatives, negatives_cache,
-                         val_negatives_cache, negatives_workers, seed, limit)
+        super().__init__(annotations, image_root, **kwargs)
         self.image_template = image_template
         self.val_image_template = val_image_template
 
@@ -584,21 +563,13 @@ class TableSource(FileSource):
         caption_column: str | None = None,
         image_column: str | None = None,
         negative_columns: dict[str, str] | None = None,
-        val_annotations: str | None = None,
-        val_image_root: str | None = None,
-        negatives: NegativesMode = "cache",
-        negatives_cache: str | None = None,
-        val_negatives_cache: str | None = None,
-        negatives_workers: int = 1,
-        seed: int = 0,
-        limit: int | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(annotations, image_root, val_annotations, val_image_root, negatives, negatives_cache,
-                         val_negatives_cache, negatives_workers, seed, limit)
+        super().__init__(annotations, image_root, **kwargs)
         unknown = set(negative_columns or {}) - set(NEGATIVE_TYPES)
         if unknown:
             raise ValueError(f"negative_columns: unknown types {sorted(unknown)}; expected some of {NEGATIVE_TYPES}")
-        if negatives == "source" and not negative_columns:
+        if self.negatives == "source" and not negative_columns:
             raise ValueError("negatives='source' needs negative_columns (type -> column name)")
         self.caption_column = caption_column
         self.image_column = image_column

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ahnpl_lightning.data import negatives as negmod
+from ahnpl_lightning.data import wordnet as wnmod
 from ahnpl_lightning.data.negatives import (
     ALL_TYPES,
     NEGATIVE_TYPES,
@@ -23,6 +24,8 @@ from ahnpl_lightning.data.negatives import (
     order_perturbations,
     pluralize,
 )
+from ahnpl_lightning.data.wordnet import get_wordnet
+from ahnpl_lightning.data.wordnet_index import WordNetIndex
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 COLOURS = {"red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "black", "white", "gray", "grey",
@@ -95,7 +98,7 @@ def test_noun_replacement_shapes_and_plurals(gen: NegativeGenerator) -> None:
 
 
 def test_noun_replacement_is_cohyponym_not_synonym(gen: NegativeGenerator) -> None:
-    wn = gen.alternatives.wn
+    wn = get_wordnet()  # nltk's reader as the independent reference
     dog_synonyms = {n for s in wn.synsets("dog", "n") for n in s.lemma_names()}
     options = gen.alternatives.get("dog", "n")
     assert "cat" in options and not dog_synonyms & set(options)
@@ -103,6 +106,45 @@ def test_noun_replacement_is_cohyponym_not_synonym(gen: NegativeGenerator) -> No
         options = gen.alternatives.get(lemma, "n")
         synonyms = {n.lower() for s in wn.synsets(lemma, "n") for n in s.lemma_names()}
         assert options and lemma not in options and not synonyms & set(options)
+
+
+#: Alternatives computed by GENERATOR_VERSION 1 on nltk's WordNet reader (before WordNetIndex): must not change.
+NLTK_ERA_ALTERNATIVES = {
+    ("table", "n"): ("line", "series", "column", "flight", "rear", "flank"),
+    ("guitar", "n"): ("string", "piano", "banjo"),
+    ("kitchen", "n"): ("door", "cell", "floor", "hall", "bedroom", "bar"),
+    ("street", "n"): ("freeway", "highroad", "bypass", "pike", "superhighway", "thruway"),
+    ("pas", "n"): ("trip", "walk", "stride", "gallop", "tread", "canter"),
+    ("glasses", "n"): ("binoculars",),
+    ("laptop", "n"): (),
+    ("sleep", "v"): ("wake", "drowse"),
+    ("park", "v"): ("stand", "sit", "throw", "rest", "lay", "arrange"),
+    ("fill", "v"): ("increase", "raise", "prepare", "improve", "extend", "affect"),
+    ("rest", "v"): ("cut", "pack"),
+    ("beautiful", "a"): ("pleasant", "unpleasant", "ugly"),
+    ("fresh", "a"): ("old", "young", "mature", "immature", "debilitating", "stale"),
+    ("asleep", "a"): ("dead", "alive", "awake", "live", "sensible"),
+    ("stuffed", "a"): ("full", "empty"),
+    ("quiet", "a"): ("noisy", "ostentatious"),
+}
+
+
+def test_alternatives_unchanged_from_the_nltk_reader_era(gen: NegativeGenerator) -> None:
+    """Siblings, cousins, verb antonyms, adjective antonyms and attribute values, curated families, morphy."""
+    assert {key: gen.alternatives.get(*key) for key in NLTK_ERA_ALTERNATIVES} == NLTK_ERA_ALTERNATIVES
+
+
+def test_generation_never_loads_nltk_wordnet(gen: NegativeGenerator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cold generation reads WordNet through WordNetIndex only (nltk's reader costs seconds per process)."""
+    def forbidden() -> None:
+        raise AssertionError("nltk's WordNet reader was loaded")
+
+    monkeypatch.setattr(wnmod, "get_wordnet", forbidden)
+    captions = ["A man rides a bike down the street.", "A small white dog sleeping on a couch.",
+                "A quiet kitchen with a wooden table and a fresh cake."]
+    fresh = NegativeGenerator(seed=0, tagger="builtin", wordnet=WordNetIndex(wnmod.ensure_wordnet() / "corpora" /
+                                                                            "wordnet"))
+    assert fresh.generate_many(captions) == gen.generate_many(captions)
 
 
 def test_verb_replacement_keeps_inflection(gen: NegativeGenerator) -> None:

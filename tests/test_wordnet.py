@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
 
 from ahnpl_lightning.data import wordnet as wnmod
 from ahnpl_lightning.data.tagger import BuiltinTagger, get_lexicon, get_tagger, tokenize
+from ahnpl_lightning.data.wordnet_index import WordNetIndex, get_wordnet_index, synset_id
 
 
 def test_lexnames_match_wordnet_standard_order() -> None:
@@ -120,3 +122,96 @@ def test_lexicon_morphology() -> None:
     assert lex.lemmas("children", "n")[0] == "child"
     assert lex.lemmas("boxes", "n")[0] == "box"
     assert lex.count("man", "n") > lex.count("man", "v")
+
+
+# --- WordNetIndex: the fast reader used by negative generation -----------------------------------------------------
+def _ids(synsets: list) -> set[int]:
+    return {synset_id(s.pos(), s.offset()) for s in synsets}
+
+
+def test_index_agrees_with_nltk_on_a_sample() -> None:
+    """Same synsets per word (morphy, sense order), lexnames, names and pointers as nltk's reader."""
+    wn, index, lexicon = wnmod.get_wordnet(), get_wordnet_index(), get_lexicon()
+    rng = random.Random(0)
+    words = [("dogs", "n"), ("geese", "n"), ("passes", "n"), ("glasses", "n"), ("rode", "v"), ("running", "v"),
+             ("bigger", "a"), ("galore", "a"), ("asleep", "a"), ("red", "a"), ("nonexistentword", "n")]
+    for pos in "nva":
+        words += [(w, pos) for w in rng.sample(sorted(lexicon.words[pos]), 60)]
+    n_synsets = 0
+    for word, pos in words:
+        reference = wn.synsets(word, pos)
+        sids = index.synsets(word, pos)
+        assert sids == [synset_id(s.pos(), s.offset()) for s in reference], (word, pos)
+        for sid, ref in zip(sids, reference):
+            n_synsets += 1
+            # the head-only paths first (before the full parse is memoised), then the full record
+            assert index.lexname(sid) == ref.lexname() and list(index.names(sid)) == ref.lemma_names()
+            record = index.synset(sid)
+            assert (record.pos, record.lexname, list(record.names)) == (ref.pos(), ref.lexname(), ref.lemma_names())
+            assert set(index.related(sid, "@")) == _ids(ref.hypernyms())
+            assert set(index.related(sid, "@i")) == _ids(ref.instance_hypernyms())
+            assert set(index.related(sid, "~", "~i")) == _ids(ref.hyponyms() + ref.instance_hyponyms())
+            assert set(index.related(sid, "&")) == _ids(ref.similar_tos())
+            assert set(index.related(sid, "=")) == _ids(ref.attributes())
+            for lemma in ref.lemmas():
+                assert index.lemma_related(sid, lemma.name(), "!") == [a.name() for a in lemma.antonyms()]
+            assert index.closure(sid, ("@", "@i")) == _ids(list(ref.closure(
+                lambda s: s.hypernyms() + s.instance_hypernyms())))
+    assert n_synsets > 300
+    assert index.synsets("nonexistentword", "n") == []
+
+
+def _write_tiny_wordnet(root: Path) -> dict[str, int]:
+    """A four-file WordNet in wndb(5) format: entity > animal > dog (antonym: cat), a hypernym cycle x <-> y."""
+    synsets = {  # key: (lexfile, names, pointers as (symbol, target key, source/target))
+        "entity": ("03", ["entity"], [("~", "animal", "0000")]),
+        "animal": ("05", ["animal", "beast"], [("@", "entity", "0000"), ("~", "dog", "0000"), ("~", "cat", "0000")]),
+        "dog": ("05", ["dog", "domestic_dog"], [("@", "animal", "0000"), ("!", "cat", "0101")]),
+        "cat": ("05", ["cat"], [("@", "animal", "0000"), ("!", "dog", "0101")]),
+        "x": ("03", ["x"], [("@", "y", "0000")]),
+        "y": ("03", ["y"], [("@", "x", "0000")]),
+    }
+    header = "  1 a license line  \n  2 another one  \n"
+
+    def line(key: str, offsets: dict[str, int]) -> str:
+        lex, names, pointers = synsets[key]
+        words = " ".join(f"{n} 0" for n in names)
+        ptrs = " ".join(f"{sym} {offsets[t]:08d} n {ids}" for sym, t, ids in pointers)
+        return f"{offsets[key]:08d} {lex} n {len(names):02x} {words} {len(pointers):03d} {ptrs} | a gloss  \n"
+
+    offsets = dict.fromkeys(synsets, 0)
+    at = len(header)
+    for key in synsets:  # offsets are fixed-width, so line lengths do not depend on them
+        offsets[key] = at
+        at += len(line(key, offsets))
+    (root / "data.noun").write_text(header + "".join(line(k, offsets) for k in synsets))
+    index = [f"{n} n 1 1 @ 1 0 {offsets[k]:08d}  \n" for k in synsets for n in synsets[k][1]]
+    (root / "index.noun").write_text(header + "".join(sorted(index)))
+    (root / "noun.exc").write_text("doggies dog\n")
+    return {k: synset_id("n", v) for k, v in offsets.items()}
+
+
+def test_index_on_a_hand_made_database(tmp_path: Path) -> None:
+    ids = _write_tiny_wordnet(tmp_path)
+    index = WordNetIndex(tmp_path)
+    assert index.synsets("Dogs", "n") == [ids["dog"]]  # lower-cased, rule "s" -> ""
+    assert index.morphy("doggies", "n") == ["dog"]  # exception list
+    assert index.synsets("beast", "n") == [ids["animal"]]
+    assert index.lexname(ids["dog"]) == "noun.animal" and index.lexname(ids["entity"]) == "noun.Tops"
+    assert index.names(ids["dog"]) == ("dog", "domestic_dog")
+    assert index.related(ids["animal"], "~") == (ids["dog"], ids["cat"])
+    assert index.related(ids["dog"], "@", "~") == (ids["animal"],)
+    assert index.lemma_related(ids["dog"], "dog", "!") == ["cat"]
+    assert index.lemma_related(ids["dog"], "domestic_dog", "!") == []
+    assert index.synset(ids["dog"]).pointers == {"@": (ids["animal"],)}  # lexical pointers kept apart
+    assert index.closure(ids["dog"], ("@",)) == {ids["animal"], ids["entity"]}
+    assert index.closure(ids["x"], ("@",)) == {ids["y"]}  # a cycle ends, the start excluded
+    with pytest.raises(KeyError, match="no synset at byte 3"):
+        index.synset(synset_id("n", 3))
+
+
+def test_index_reports_a_malformed_index_line(tmp_path: Path) -> None:
+    _write_tiny_wordnet(tmp_path)
+    (tmp_path / "index.noun").write_text("dog n 2 1 @ 1 0 00000099\n")  # two synsets announced, one listed
+    with pytest.raises(ValueError, match="index.noun: malformed line for 'dog'"):
+        WordNetIndex(tmp_path).synsets("dog", "n")

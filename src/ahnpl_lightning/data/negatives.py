@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ahnpl_lightning.data.tagger import IRREGULAR_PLURALS, Lexicon, get_lexicon, get_tagger, tokenize
+from ahnpl_lightning.data.wordnet_index import WordNetIndex, get_wordnet_index
 
 __all__ = [
     "NEGATIVE_TYPES",
@@ -277,22 +278,19 @@ def _match_case(template: str, word: str) -> str:
 
 # --- WordNet alternatives ------------------------------------------------------------------------------------------
 class WordNetAlternatives:
-    """Plausible, non-synonymous replacement lemmas per part of speech, most frequent first; cached per lemma."""
+    """Plausible, non-synonymous replacement lemmas per part of speech, most frequent first; cached per lemma.
 
-    def __init__(self, wordnet: Any = None, lexicon: Lexicon | None = None, top_k: int = 6) -> None:
-        self._wn = wordnet
+    WordNet is read through ``WordNetIndex`` (dict look-ups on the database files) rather than nltk's reader,
+    so a lemma's first look-up costs tens of microseconds, not milliseconds (issue 4); the answers are the same.
+    """
+
+    def __init__(self, wordnet: WordNetIndex | None = None, lexicon: Lexicon | None = None, top_k: int = 6) -> None:
+        self.wordnet = wordnet or get_wordnet_index()
         self.lexicon = lexicon or get_lexicon()
         self.top_k = top_k
         self._cache: dict[tuple[str, str], tuple[str, ...]] = {}
-
-    @property
-    def wn(self) -> Any:
-        """The nltk WordNet reader, loaded on first use."""
-        if self._wn is None:
-            from ahnpl_lightning.data.wordnet import get_wordnet
-
-            self._wn = get_wordnet()
-        return self._wn
+        self._first_lexnames: dict[tuple[str, str], str] = {}
+        self._names: dict[tuple[int, str], tuple[str, ...]] = {}
 
     def get(self, lemma: str, pos: str) -> tuple[str, ...]:
         """Alternatives for ``lemma`` with ``pos`` in n/v/a."""
@@ -305,21 +303,38 @@ class WordNetAlternatives:
     def synonyms(self, lemma: str, pos: str) -> set[str]:
         """Every lemma sharing a synset with ``lemma`` in ``pos`` (adjective satellites included)."""
         out = {lemma}
-        for synset in self.wn.synsets(lemma, pos=pos):
-            out.update(name.lower() for name in synset.lemma_names())
+        for sid in self.wordnet.synsets(lemma, pos):
+            out.update(name.lower() for name in self.wordnet.synset(sid).names)
         return out
 
     def _usable(self, word: str, pos: str, banned: set[str]) -> bool:
-        return (bool(_ALPHA.match(word)) and len(word) > 2 and word not in banned and word in self.lexicon.words[pos]
+        return word not in banned and self._plausible(word, pos)
+
+    def _plausible(self, word: str, pos: str) -> bool:
+        """A plain lower-case word of ``pos`` that can stand in a caption (the part of ``_usable`` not per lemma)."""
+        return (bool(_ALPHA.match(word)) and len(word) > 2 and word in self.lexicon.words[pos]
                 and word not in NON_CONTENT_NOUNS and word not in AUX_VERBS)
 
-    def _first_lexname(self, word: str, pos: str) -> str | None:
-        key = (word, pos + "#lex")
-        hit = self._cache.get(key)
+    def _first_lexname(self, word: str, pos: str) -> str:
+        """Lexicographer file of the first sense of ``word`` ("" if WordNet lacks it)."""
+        key = (word, pos)
+        hit = self._first_lexnames.get(key)
         if hit is None:
-            synsets = self.wn.synsets(word, pos=pos)
-            hit = self._cache[key] = (synsets[0].lexname(),) if synsets else ("",)
-        return hit[0]
+            # an index lemma is its own first morphy form, so its first sense is its index line's first offset
+            synsets = self.wordnet.lemma_synsets(word, pos) or self.wordnet.synsets(word, pos)
+            hit = self._first_lexnames[key] = self.wordnet.lexname(synsets[0]) if synsets else ""
+        return hit
+
+    def _candidate_names(self, sid: int, pos: str) -> tuple[str, ...]:
+        """Names of synset ``sid`` that are plausible words whose own main sense is of the synset's kind
+        (drops "type" under "woman"); memoised per synset, as siblings and cousins recur across lemmas."""
+        key = (sid, pos)
+        hit = self._names.get(key)
+        if hit is None:
+            lexname = self.wordnet.lexname(sid)
+            hit = self._names[key] = tuple(n for n in self.wordnet.names(sid) if self._plausible(n, pos)
+                                           and self._first_lexname(n, pos) == lexname)
+        return hit
 
     def _rank(self, words: Iterable[str], pos: str) -> list[str]:
         scored = sorted(set(words), key=lambda w: (-self.lexicon.count(w, pos), w))
@@ -345,44 +360,52 @@ class WordNetAlternatives:
 
     def _adjective_candidates(self, lemma: str, banned: set[str]) -> list[str]:
         """Antonyms of the adjective (via the head of a satellite's cluster) and same-attribute values."""
+        wn = self.wordnet
         out: list[str] = []
-        for synset in self.wn.synsets(lemma, pos="a")[:3]:
-            heads = [synset] if synset.pos() == "a" else synset.similar_tos()
+        for sid in wn.synsets(lemma, "a")[:3]:
+            heads = [sid] if wn.synset(sid).pos == "a" else wn.related(sid, "&")
             for head in heads:
-                for lem in head.lemmas():
-                    out.extend(ant.name() for ant in lem.antonyms())
-                for attribute in head.attributes():
-                    out.extend(n for value in attribute.attributes() for n in value.lemma_names())
+                for name in wn.synset(head).names:
+                    out.extend(wn.lemma_related(head, name, "!"))
+                for attribute in wn.related(head, "="):
+                    out.extend(n for value in wn.related(attribute, "=") for n in wn.synset(value).names)
         return [w.lower() for w in out if self._usable(w.lower(), "a", banned)]
 
     def _cohyponyms(self, lemma: str, pos: str, banned: set[str]) -> list[str]:
         """Siblings under the first sense's hypernyms (then cousins), same lexicographer file, not relatives."""
-        synsets = self.wn.synsets(lemma, pos=pos)
+        wn = self.wordnet
+        synsets = wn.synsets(lemma, pos)
         if not synsets:
             return []
         sense = synsets[0]
-        ancestors = set(sense.closure(lambda s: s.hypernyms() + s.instance_hypernyms()))
-        parents = sense.hypernyms() + sense.instance_hypernyms()
-        candidates = [c for p in parents for c in p.hyponyms() + p.instance_hyponyms() if c != sense]
+        ancestors = wn.closure(sense, ("@", "@i"))
+        parents = wn.related(sense, "@", "@i")
+        candidates = [c for p in parents for c in wn.related(p, "~", "~i") if c != sense]
         words = self._words_of(candidates, sense, ancestors, pos, banned)
         if len(words) < self.top_k:
-            cousins = [c for p in parents for g in p.hypernyms() for u in g.hyponyms() if u not in parents
-                       for c in u.hyponyms()]
+            cousins = [c for p in parents for g in wn.related(p, "@") for u in wn.related(g, "~") if u not in parents
+                       for c in wn.related(u, "~")]
             words += [w for w in self._words_of(cousins, sense, ancestors, pos, banned) if w not in words]
         if pos == "v":
-            for lem in sense.lemmas():
-                words += [a.name() for a in lem.antonyms() if self._usable(a.name(), "v", banned)]
+            for name in wn.synset(sense).names:
+                words += [a for a in wn.lemma_related(sense, name, "!") if self._usable(a, "v", banned)]
         return words
 
-    def _words_of(self, candidates: list[Any], sense: Any, ancestors: set[Any], pos: str,
+    def _words_of(self, candidates: list[int], sense: int, ancestors: frozenset[int], pos: str,
                   banned: set[str]) -> list[str]:
+        """Usable names of ``candidates`` of the sense's lexicographer file that are not its ancestors/descendants."""
+        wn = self.wordnet
+        lexname = wn.synset(sense).lexname
         out: list[str] = []
+        seen = set(banned)
         for cand in candidates:
-            if cand in ancestors or cand.lexname() != sense.lexname() or sense in cand.closure(lambda s: s.hypernyms()):
+            names = self._candidate_names(cand, pos)
+            if not names or cand in ancestors or wn.lexname(cand) != lexname or sense in wn.closure(cand, ("@",)):
                 continue
-            # The candidate word's own main sense must be of the same kind (drops "type" for "woman").
-            out.extend(n for n in cand.lemma_names() if self._usable(n, pos, banned) and n not in out
-                       and self._first_lexname(n, pos) == sense.lexname())
+            for name in names:
+                if name not in seen:
+                    seen.add(name)
+                    out.append(name)
         return out
 
 
@@ -406,15 +429,17 @@ class NegativeGenerator:
         tagger: ``auto`` (nltk perceptron if installed, else the built-in tagger), ``nltk``, ``builtin``, or a
             callable words -> Penn tags.
         top_k: how many of the most frequent WordNet alternatives to sample a replacement from.
+        lexicon, wordnet: the WordNet lexicon and index to use (default: the process-wide ones).
     """
 
     def __init__(self, seed: int = 0, tagger: str | Callable[[Sequence[str]], list[str]] = "auto", top_k: int = 6,
-                 lexicon: Lexicon | None = None, wordnet: Any = None) -> None:
+                 lexicon: Lexicon | None = None, wordnet: WordNetIndex | None = None) -> None:
         self.seed = seed
         self.lexicon = lexicon or get_lexicon()
         self.tagger_name = tagger if isinstance(tagger, str) else getattr(tagger, "__name__", "custom")
         self._tag = get_tagger(tagger) if isinstance(tagger, str) else tagger
         self.alternatives = WordNetAlternatives(wordnet=wordnet, lexicon=self.lexicon, top_k=top_k)
+        self._lemmas: dict[tuple[str, str], str] = {}
 
     # parsing
     def parse(self, caption: str) -> _Parsed:
@@ -429,11 +454,15 @@ class NegativeGenerator:
             if pos is None:
                 lemmas.append(None)
                 continue
-            if pos == "n" and low in IRREGULAR_PLURALS:
-                lemmas.append(IRREGULAR_PLURALS[low])
-                continue
-            found = self.lexicon.lemmas(low, pos)
-            lemmas.append(found[0] if found else low)
+            lemma = self._lemmas.get((low, pos))
+            if lemma is None:
+                if pos == "n" and low in IRREGULAR_PLURALS:
+                    lemma = IRREGULAR_PLURALS[low]
+                else:
+                    found = self.lexicon.lemmas(low, pos)
+                    lemma = found[0] if found else low
+                self._lemmas[(low, pos)] = lemma
+            lemmas.append(lemma)
         return _Parsed(caption, words, [(t.start, t.end) for t in tokens], tags, lemmas)
 
     def _rng(self, kind: str, caption: str) -> random.Random:

@@ -138,7 +138,8 @@ def ensure_wordnet(data_dir: Path | None = None, source: Path = DEBIAN_WORDNET_D
 
 @functools.lru_cache(maxsize=1)
 def get_wordnet() -> Any:
-    """The loaded nltk WordNet corpus reader, created once per process (loading takes a few seconds)."""
+    """The loaded nltk WordNet corpus reader, created once per process (loading takes a few seconds; negative
+    generation uses the much faster ``wordnet_index.WordNetIndex`` instead and tests check the two agree)."""
     from nltk.corpus.reader.wordnet import WordNetCorpusReader
 
     data_dir = ensure_wordnet()

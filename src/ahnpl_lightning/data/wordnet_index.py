@@ -34,12 +34,18 @@ def synset_id(pos: str, offset: int) -> int:
     return offset * 4 + _FILE_NUMBER[pos]
 
 
+def _clean_names(raw: Iterable[str]) -> tuple[str, ...]:
+    """Lemma names without an adjective's syntactic marker ("galore(ip)" -> "galore"), as nltk reports them."""
+    return tuple(n[:n.rindex("(")] if n.endswith(")") and "(" in n else n for n in raw)
+
+
 @dataclass(frozen=True, slots=True)
 class SynsetRecord:
     """One parsed ``data.<pos>`` line.
 
     ``pointers`` holds the semantic pointers (source/target field ``0000``) as symbol -> target ids in file order;
     ``lemma_pointers`` the lexical ones (antonyms...) as (source lemma name, symbol) -> (target id, lemma index).
+    Repeated semantic pointers are kept once (nltk keeps them in a set).
     """
 
     id: int
@@ -69,7 +75,8 @@ class WordNetIndex:
         self._offsets: dict[tuple[str, str], tuple[int, ...]] = {}
         self._exceptions: dict[str, dict[str, list[str]]] = {}
         self._synsets: dict[int, SynsetRecord] = {}
-        self._closures: dict[tuple[int, tuple[str, ...]], frozenset[int]] = {}
+        self._names: dict[int, tuple[str, ...]] = {}
+        self._closures: dict[tuple[str, ...], dict[int, frozenset[int]]] = {}
 
     # --- files -----------------------------------------------------------------------------------------------------
     def _index(self, pos: str) -> dict[str, str]:
@@ -147,37 +154,53 @@ class WordNetIndex:
             record = self._synsets[sid] = self._parse(sid)
         return record
 
-    def _parse(self, sid: int) -> SynsetRecord:
+    def lexname(self, sid: int) -> str:
+        """Lexicographer file of ``sid``, read from the fixed-width head of its line without parsing the rest."""
+        offset, number = divmod(sid, 4)
+        return self.lexnames[int(self._data_file(number)[offset + 9:offset + 11])]
+
+    def names(self, sid: int) -> tuple[str, ...]:
+        """Lemma names of ``sid`` (as ``synset(sid).names``), parsing only the head of its line; memoised."""
+        names = self._names.get(sid)
+        if names is None:
+            record = self._synsets.get(sid)
+            if record is not None:
+                names = record.names
+            else:
+                head = self._line(sid).split(" ", 4)
+                names = _clean_names(head[4].split(" ", 2 * int(head[3], 16))[:-1:2])
+            self._names[sid] = names
+        return names
+
+    def _line(self, sid: int) -> str:
+        """The ``data.<pos>`` line of ``sid``, checked to start with its offset."""
         offset, number = divmod(sid, 4)
         data = self._data_file(number)
         end = data.find(b"\n", offset)
         line = data[offset:end if end >= 0 else len(data)].decode("utf-8")
-        fields = line.partition("|")[0].split()
-        if not fields or not fields[0].isdigit() or int(fields[0]) != offset:
+        if line[:8] != f"{offset:08d}":
             raise KeyError(f"no synset at byte {offset} of {self.wordnet_dir}/data.{_FILES[number]}")
+        return line
+
+    def _parse(self, sid: int) -> SynsetRecord:
+        fields = self._line(sid).partition("|")[0].split()
         lexname, pos = self.lexnames[int(fields[1])], fields[2]
         n_names = int(fields[3], 16)
-        names = []
-        for k in range(n_names):
-            name = fields[4 + 2 * k]
-            if name.endswith(")") and "(" in name:  # adjective syntactic marker: "galore(ip)"
-                name = name[:name.rindex("(")]
-            names.append(name)
+        names = _clean_names(fields[4:4 + 2 * n_names:2])
         at = 4 + 2 * n_names
+        end = at + 1 + 4 * int(fields[at])
         pointers: dict[str, list[int]] = {}
         lemma_pointers: dict[tuple[str, str], list[tuple[int, int]]] = {}
-        for _ in range(int(fields[at])):
-            symbol, target, target_pos, ids = fields[at + 1:at + 5]
-            at += 4
+        for symbol, target, target_pos, ids in zip(fields[at + 1:end:4], fields[at + 2:end:4], fields[at + 3:end:4],
+                                                   fields[at + 4:end:4]):
             tid = int(target) * 4 + _FILE_NUMBER[target_pos]
             if ids == "0000":
-                targets = pointers.setdefault(symbol, [])
-                if tid not in targets:  # nltk keeps a set
-                    targets.append(tid)
+                pointers.setdefault(symbol, []).append(tid)
             else:
                 source = names[int(ids[:2], 16) - 1]
                 lemma_pointers.setdefault((source, symbol), []).append((tid, int(ids[2:], 16) - 1))
-        return SynsetRecord(sid, offset, pos, lexname, tuple(names), {k: tuple(v) for k, v in pointers.items()},
+        return SynsetRecord(sid, sid // 4, pos, lexname, names,
+                            {k: tuple(dict.fromkeys(v)) for k, v in pointers.items()},
                             {k: tuple(v) for k, v in lemma_pointers.items()})
 
     def related(self, sid: int, *symbols: str) -> tuple[int, ...]:
@@ -193,8 +216,10 @@ class WordNetIndex:
 
     def closure(self, sid: int, symbols: tuple[str, ...]) -> frozenset[int]:
         """Every synset reachable from ``sid`` through ``symbols`` (e.g. all hypernyms), ``sid`` excluded; memoised."""
-        key = (sid, symbols)
-        hit = self._closures.get(key)
+        memo = self._closures.get(symbols)
+        if memo is None:
+            memo = self._closures[symbols] = {}
+        hit = memo.get(sid)
         if hit is None:
             seen: set[int] = set()
             frontier = list(self.related(sid, *symbols))
@@ -203,13 +228,13 @@ class WordNetIndex:
                 if node in seen:
                     continue
                 seen.add(node)
-                known = self._closures.get((node, symbols))
+                known = memo.get(node)
                 if known is not None:
                     seen.update(known)
                 else:
                     frontier.extend(self.related(node, *symbols))
             seen.discard(sid)
-            hit = self._closures[key] = frozenset(seen)
+            hit = memo[sid] = frozenset(seen)
         return hit
 
 

@@ -1,14 +1,13 @@
 """Benchmark of the evaluation scoring core (issue 7): encoding throughput with the tiny model, and how many encodes
 deduplication saves on SugarCrepe-like data (each distinct image / caption encoded once).
 
-Run: ``PYTHONPATH=src python benchmarks/evaluation.py [--images 256 --batch-size 64]``. Prints a JSON dict.
+Run: ``python -m benchmarks.evaluation [--images 256 --batch-size 64]``. Prints a JSON dict.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import tempfile
 import time
@@ -19,10 +18,11 @@ import torch
 from PIL import Image
 
 from ahnpl_lightning.evaluation import aro, sugarcrepe
+from benchmarks import SHARED_DATA
 from ahnpl_lightning.evaluation.scoring import ChoiceItem, ModelEncoder, encode_distinct
 from ahnpl_lightning.model import create_model_and_transforms
 
-SHARED = Path(os.environ.get("AHNPL_SHARED_DATA", "/work/shared/data"))
+SHARED = SHARED_DATA
 WORDS = ("red", "blue", "green", "small", "large", "dog", "cat", "man", "woman", "table", "street", "ball", "on",
          "under", "next", "to", "holding", "riding", "a", "the")
 

@@ -5,7 +5,7 @@ recipe's flags (hard negatives in the ITC, margin loss, multimodal negative loss
 features, the B x 5B multimodal logits with arange(B) labels, the norm-times-direction perturbation, the lagged
 threshold returned for the next step (the caller clamps it, as the released training loop does).
 
-Run: ``PYTHONPATH=src python benchmarks/loss.py [--B 128 --K 5 --D 512 --repeats 20]``.
+Run: ``python -m benchmarks.loss [--B 128 --K 5 --D 512 --repeats 20]``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Benchmarks for text hard negatives: throughput per core and coverage on real COCO captions (issue 4 targets).
 
-Run ``PYTHONPATH=src python benchmarks/negatives.py``. Targets: >= 2,000 captions/s per core; on the 500 real
+Run ``python -m benchmarks.negatives``. Targets: >= 2,000 captions/s per core; on the 500 real
 captions of ``coco_karpathy_test_first100.json``: >= 97% get a ``noun`` negative, >= 80% of captions with two or
 more nouns get a ``relation`` negative, and every emitted negative differs from its caption.
 """
@@ -16,9 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks import SHARED_DATA
 from ahnpl_lightning.data.negatives import ALL_TYPES, NegativeGenerator
 
-SHARED_DATA = Path(os.environ.get("AHNPL_SHARED_DATA", "/work/shared/data"))
 COCO_SAMPLE = SHARED_DATA / "coco" / "coco_karpathy_test_first100.json"
 
 

@@ -52,7 +52,7 @@ def bench_export(size: int = 200) -> dict[str, float]:
 
 
 def main() -> None:
-    """Print every world benchmark as one JSON object. Run: `PYTHONPATH=src python benchmarks/world.py`."""
+    """Print every world benchmark as one JSON object. Run: `python -m benchmarks.world`."""
     torch.set_num_threads(1)
     out = {
         "render": bench_render(),

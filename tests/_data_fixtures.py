@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from conftest import SHARED_DATA
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
-NEGCLIP_TSV = REPO.parent / "shared" / "data" / "negclip" / "valid_neg_clip_first300.tsv"
+NEGCLIP_TSV = SHARED_DATA / "negclip" / "valid_neg_clip_first300.tsv"
 TYPES = ("relation", "adj_swap", "adj", "noun", "verb")
 
 

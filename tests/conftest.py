@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
+
+# The real annotation samples: `../shared/data` beside the checkout (as in CI), or AHNPL_SHARED_DATA.
+SHARED_DATA = Path(os.environ.get("AHNPL_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

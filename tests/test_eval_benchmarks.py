@@ -1,5 +1,5 @@
 """Each benchmark's parsing, filters, tie rules and aggregates against hand-computed values (bag-of-words encoder),
-plus the real annotation samples in /work/shared/data."""
+plus the real annotation samples in ../shared/data."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import SHARED_DATA
 from _eval_helpers import (
     BowEncoder,
     build_aro,
@@ -20,7 +21,7 @@ from _eval_helpers import (
 from ahnpl_lightning.evaluation import aro, retrieval, sugarcrepe, valse, vl_checklist, winoground
 from ahnpl_lightning.evaluation.scoring import BadRecords, ImageRef
 
-SHARED = Path("/work/shared/data")
+SHARED = SHARED_DATA
 
 
 def acc(result, name, section="subsets"):

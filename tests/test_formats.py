@@ -8,10 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SHARED_DATA
 
 from ahnpl_lightning.data.formats import CaptionRecord, ReadReport, detect_format, read_captions
 
-SHARED = Path("/work/shared/data")
+SHARED = SHARED_DATA
 
 
 def _write_negclip(path: Path, rows: list[list[str]]) -> None:

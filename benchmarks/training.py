@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 
 from ahnpl_lightning.data.datamodule import TripletDataset, collate_triplets
 from ahnpl_lightning.data.sources import WorldSource
-from ahnpl_lightning.encoding import encode_batch, encode_text
+from ahnpl_lightning.encoding import encode_batch, encode_text, trim_padding
 from ahnpl_lightning.losses import AHNPLLoss
 from ahnpl_lightning.model import TINY_MODEL, create_model_and_transforms
 
@@ -58,25 +58,40 @@ def world_batch(
     return collate_triplets([data[i] for i in range(batch_size)])
 
 
-def bench_step(model_name: str = TINY_MODEL, batch_size: int = 32, repeats: int = 8) -> dict[str, float]:
-    """Seconds per optimisation step (encode + loss + backward + AdamW) for each loss on the same batch."""
+def bench_step(
+    model_name: str = TINY_MODEL, batch_size: int = 32, repeats: int = 8, device: str = "cpu"
+) -> dict[str, float]:
+    """Seconds per optimisation step (encode + loss + backward + AdamW) for each loss on the same batch; on a GPU
+    under bf16 autocast, synchronised after each step."""
     torch.manual_seed(0)
-    model = create_model_and_transforms(model_name).model
+    model = create_model_and_transforms(model_name).model.to(device)
     batch = world_batch(batch_size, model_name)
     batch.pop("skipped")
+    batch = {key: value.to(device) for key, value in batch.items()}
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6)
+    cuda = device.startswith("cuda")
 
     def step_fn(loss: AHNPLLoss) -> Callable[[], object]:
+        skip_negatives = not loss.uses_negatives  # as AHNPLModule does for plain CLIP fine-tuning
+
         def step() -> None:
-            features = encode_batch(model, batch["images"], batch["captions"], batch["negatives"])
-            out = loss(negative_mask=batch["negative_mask"], logit_scale=model.logit_scale.exp(), **features)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+                negatives = batch["negatives"][:, :0] if skip_negatives else batch["negatives"]
+                features = encode_batch(model, batch["images"], batch["captions"], negatives)
+                if skip_negatives:
+                    text = features["text_features"]
+                    features["negative_features"] = text.new_zeros((text.shape[0], 5, text.shape[1]))
+                mask = batch["negative_mask"] & (not skip_negatives)
+                out = loss(negative_mask=mask, logit_scale=model.logit_scale.exp(), **features)
             optimizer.zero_grad(set_to_none=True)
             out["loss"].backward()
             optimizer.step()
+            if cuda:
+                torch.cuda.synchronize()
 
         return step
 
-    fns = {name: step_fn(AHNPLLoss(**kwargs)) for name, kwargs in LOSSES.items()}
+    fns = {name: step_fn(AHNPLLoss(**kwargs).to(device)) for name, kwargs in LOSSES.items()}
     medians = interleaved_medians(fns, repeats)
     return {
         **{f"{name}_step_s": value for name, value in medians.items()},
@@ -85,21 +100,32 @@ def bench_step(model_name: str = TINY_MODEL, batch_size: int = 32, repeats: int 
     }
 
 
-def bench_text_length(model_name: str = "ViT-B-32", batch_size: int = 96, repeats: int = 6) -> dict[str, float]:
-    """Text-tower forward at the full context (77) vs trimmed to the longest real caption; outputs must agree."""
+def bench_text_length(
+    model_name: str = "ViT-B-32", batch_size: int = 96, repeats: int = 6, device: str = "cpu"
+) -> dict[str, float]:
+    """Text-tower forward at the full context (77) vs trimmed to the longest real caption; outputs must agree.
+    (Tokens are trimmed on the host, as the DataModule's collate does, so no sync is timed.)"""
     torch.manual_seed(0)
     bundle = create_model_and_transforms(model_name)
-    model = bundle.model.eval()
+    model = bundle.model.eval().to(device)
     tokens = bundle.tokenizer((COCO_CAPTIONS * batch_size)[:batch_size])
+    if device != "cpu":
+        trimmed_tokens = trim_padding(tokens).to(device)
+        tokens = tokens.to(device)
+    else:
+        trimmed_tokens = tokens  # encode_text trims CPU tensors itself
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+
+    def run(tokens_: torch.Tensor, dynamic: bool) -> torch.Tensor:
+        out = encode_text(model, tokens_, dynamic_length=dynamic)
+        sync()
+        return out
+
     with torch.no_grad():
-        full = encode_text(model, tokens, dynamic_length=False)
-        trimmed = encode_text(model, tokens, dynamic_length=True)
+        full = run(tokens, False)
+        trimmed = run(trimmed_tokens, True)
         medians = interleaved_medians(
-            {
-                "full": lambda: encode_text(model, tokens, dynamic_length=False),
-                "dynamic": lambda: encode_text(model, tokens, dynamic_length=True),
-            },
-            repeats,
+            {"full": lambda: run(tokens, False), "dynamic": lambda: run(trimmed_tokens, True)}, repeats
         )
     return {
         "context": float(tokens.shape[1]),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import operator
+import os
 import platform
 import sys
 import time
@@ -47,7 +48,8 @@ def machine() -> dict[str, object]:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "cpu": platform.processor() or platform.machine(),
-        "cores": torch.get_num_threads(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
     }
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)

@@ -285,3 +285,12 @@ def test_cache_with_worker_pool_matches_serial(tmp_path: Path) -> None:
     pooled = build_negatives_cache(captions, tmp_path / "b.parquet", workers=2, progress=False, tagger="builtin",
                                    chunk_size=2)
     assert load_negatives_cache(serial).equals(load_negatives_cache(pooled))
+
+
+def test_adj_swap_skips_coordinated_phrases_with_the_same_noun(gen: NegativeGenerator) -> None:
+    # swapping between "a red cat" and "a black cat" only reorders a conjunction: not a negative
+    assert gen.generate("A red cat and a black cat.")["adj_swap"] is None
+    # with a relation between them, or different nouns, the swap does change the meaning
+    assert gen.generate("A red circle to the left of a blue circle.")["adj_swap"] == \
+        "A blue circle to the left of a red circle."
+    assert gen.generate("A red cat and a black dog.")["adj_swap"] == "A black cat and a red dog."

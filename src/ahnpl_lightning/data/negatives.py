@@ -51,7 +51,7 @@ ORDER_PERTURBATIONS: tuple[str, ...] = (
     "shuffle_nouns_and_adj", "shuffle_allbut_nouns_and_adj", "shuffle_within_trigrams", "shuffle_trigrams",
 )
 #: Bump when any output for a given (caption, seed) can change; stored in the cache's metadata.
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"  # 2: no adjective swap between coordinated phrases with the same noun
 
 # --- curated families ---------------------------------------------------------------------------------------------
 # Each family is a tuple of groups; a replacement comes from another group of the same family (members of one
@@ -409,6 +409,10 @@ class WordNetAlternatives:
         return out
 
 
+# Tags that may stand between two coordinated noun phrases ("a red cat, and the black cat").
+_COORDINATION = frozenset({"CC", ",", "DT", "JJ", "CD", "PRP$"})
+
+
 # --- the generator ------------------------------------------------------------------------------------------------
 @dataclass
 class _Parsed:
@@ -527,9 +531,8 @@ class NegativeGenerator:
             return None
         first = units[0]
         key = [parsed.lemmas[i] for i in first]
-        coordination = {"CC", ",", "DT", "JJ", "CD", "PRP$"}
         partners = [u for u in units[1:] if [parsed.lemmas[i] for i in u] != key
-                    and not all(parsed.tags[j] in coordination for j in range(first[-1] + 1, u[0]))]
+                    and not all(parsed.tags[j] in _COORDINATION for j in range(first[-1] + 1, u[0]))]
         if not partners:
             return None
         # The subject's counterpart is the object: the first unit after a verb, else any later unit.
@@ -557,11 +560,25 @@ class NegativeGenerator:
         return re.sub(r"\b([Aa]n?)(\s+)([A-Za-z]+)", repl, text)
 
     def _adj_swap(self, parsed: _Parsed, rng: random.Random) -> str | None:
-        """Swap two different adjectives that modify different noun phrases (a noun lies between them)."""
+        """Swap two different adjectives that modify different noun phrases (a noun lies between them).
+
+        Not between two coordinated phrases with the same noun: "a red cat and a black cat" -> "a black cat and a
+        red cat" says the same thing."""
         adjs = self._content(parsed, _ADJ_TAGS, NON_CONTENT_ADJS)
         nouns = [i for i, t in enumerate(parsed.tags) if t in _NP_TAGS]
+
+        def head(index: int) -> int | None:
+            return next((n for n in nouns if n > index), None)
+
+        def paraphrase(a: int, b: int) -> bool:
+            ha, hb = head(a), head(b)
+            if ha is None or hb is None or parsed.lemmas[ha] != parsed.lemmas[hb]:
+                return False
+            return all(parsed.tags[j] in _COORDINATION or j in adjs for j in range(ha + 1, b))
+
         pairs = [(a, b) for k, a in enumerate(adjs) for b in adjs[k + 1:]
-                 if parsed.words[a].lower() != parsed.words[b].lower() and any(a < n < b for n in nouns)]
+                 if parsed.words[a].lower() != parsed.words[b].lower() and any(a < n < b for n in nouns)
+                 and not paraphrase(a, b)]
         if not pairs:
             return None
         # Prefer two values of one attribute (colour <-> colour) so the result stays idiomatic.

@@ -102,3 +102,20 @@ def test_same_seed_same_weights(tmp_path: Path) -> None:
     cli.main(fit_args(tmp_path / "c", "--seed_everything=8", steps=2))
     other = torch.load(_last_checkpoint(tmp_path / "c"), map_location="cpu", weights_only=False)["state_dict"]
     assert not torch.equal(other["model.text_projection"], weights[0]["model.text_projection"])
+
+
+@pytest.mark.parametrize("stack", [
+    ["configs/trainer/cpu.yaml"], ["configs/trainer/gpu.yaml"], ["configs/trainer/ddp.yaml"],
+    ["configs/trainer/multinode.yaml"], ["configs/trainer/ddp_cpu.yaml"],
+    ["configs/data/coco.yaml", "configs/recipes/vitb32_paper.yaml", "configs/trainer/gpu.yaml"],
+])
+def test_every_config_stacks_on_the_default(stack: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["fit", "-c", CONFIG]
+    for path in stack:
+        args += ["-c", str(ROOT / path)]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([*args, "--print_config"])
+    assert exit_info.value.code in (0, None)
+    out = capsys.readouterr().out
+    if "configs/recipes/vitb32_paper.yaml" in stack:
+        assert "model_name: ViT-B-32-quickgelu" in out and "lr: 2.0e-05" in out and "batch_size: 128" in out

@@ -229,10 +229,7 @@ def plot_margin_dynamics(frame: pd.DataFrame, title: str = "") -> Figure:
     types = negative_types(frame)
     colors = run_colors(_runs(frame))
     if not types:
-        fig, (ax,) = _grid(1, 1, (8.0, 2.5))
-        _empty(ax, "no per-type margin terms logged (train/margin/<type>)")
-        fig.suptitle(title or "margin dynamics")
-        return fig
+        return _empty_figure(title or "margin dynamics", "no per-type margin terms logged (train/margin/<type>)")
     headers = ("adaptive margin θ_k", "scores: g (solid), n (dashed)", "gap g − n (dotted: θ_k)", "active hinge share")
     fig, axes = _grid(4 * len(types), 4, (3.6, 2.4))
     present = set(frame["tag"].unique())
@@ -277,6 +274,14 @@ def _legend(fig: Figure, colors: dict[str, str]) -> None:
         fig.legend(handles=handles, loc="outside lower center", ncol=min(len(colors), 4), fontsize=8, frameon=False)
 
 
+def _empty_figure(title: str, message: str) -> Figure:
+    """A one-panel figure that says `message` (nothing of that kind was logged)."""
+    fig, (ax,) = _grid(1, 1, (8.0, 2.5))
+    _empty(ax, message)
+    fig.suptitle(title)
+    return fig
+
+
 def plot_tags(frame: pd.DataFrame, tags: Sequence[str], title: str, columns: int = 4,
               empty_message: str = "none of these tags logged") -> Figure:
     """One panel per tag present (line per run over steps); a single panel saying ``empty_message`` if none is."""
@@ -284,10 +289,7 @@ def plot_tags(frame: pd.DataFrame, tags: Sequence[str], title: str, columns: int
     shown = [t for t in tags if t in present]
     colors = run_colors(_runs(frame))
     if not shown:
-        fig, (ax,) = _grid(1, 1, (8.0, 2.5))
-        _empty(ax, empty_message)
-        fig.suptitle(title)
-        return fig
+        return _empty_figure(title, empty_message)
     fig, axes = _grid(len(shown), columns)
     for ax, tag in zip(axes, shown):
         rows = frame[frame["tag"] == tag]
@@ -341,10 +343,7 @@ def plot_evaluation(frame: pd.DataFrame, title: str = "evaluation accuracy", col
     """
     groups = evaluation_groups(evaluation_tags(frame))
     if not groups:
-        fig, (ax,) = _grid(1, 1, (8.0, 2.5))
-        _empty(ax, NO_EVALUATION)
-        fig.suptitle(title)
-        return fig
+        return _empty_figure(title, NO_EVALUATION)
     runs = _runs(frame)
     styles = dict(zip(runs, _cycle(["-", "--", ":", "-."], len(runs))))
     fig, axes = _grid(len(groups), columns, (4.8, 3.4))
@@ -377,10 +376,7 @@ def plot_final_accuracies(frame: pd.DataFrame, title: str = "final accuracy per 
     """Grouped horizontal bars per benchmark: the last value of each subset's accuracy, one bar per run."""
     groups = evaluation_groups(evaluation_tags(frame))
     if not groups:
-        fig, (ax,) = _grid(1, 1, (8.0, 2.5))
-        _empty(ax, NO_EVALUATION)
-        fig.suptitle(title)
-        return fig
+        return _empty_figure(title, NO_EVALUATION)
     colors = run_colors(_runs(frame))
     rows = max(len(tags) for tags in groups.values())
     fig, axes = _grid(len(groups), columns, (4.8, max(2.4, 0.6 + 0.12 * rows * max(len(colors), 2))))

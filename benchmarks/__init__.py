@@ -3,5 +3,5 @@
 import os
 from pathlib import Path
 
-# The real annotation samples: `../shared/data` beside the checkout, or AHNPL_SHARED_DATA.
-SHARED_DATA = Path(os.environ.get("AHNPL_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+# The real annotation samples shipped with the tests (tests/fixtures/README.md); AHNPL_SHARED_DATA overrides.
+SHARED_DATA = Path(os.environ.get("AHNPL_SHARED_DATA", Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "data"))

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-# The real annotation samples: `../shared/data` beside the checkout (as in CI), or AHNPL_SHARED_DATA.
-SHARED_DATA = Path(os.environ.get("AHNPL_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+# The real annotation samples (copied into the repository, see tests/fixtures/README.md), so a clone runs every test.
+FIXTURE_DATA = Path(__file__).resolve().parent / "fixtures" / "data"
+SHARED_DATA = FIXTURE_DATA  # old name, kept for test modules that import it
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -201,7 +201,6 @@ def test_malformed_records_are_counted_not_fatal(tmp_path):
 
 
 # --- the real annotation samples --------------------------------------------------------------------------------
-@pytest.mark.skipif(not SHARED.is_dir(), reason="shared data samples not available")
 def test_real_valse_existence_mturk_filter():
     bad = BadRecords("valse")
     items = valse.load_piece(SHARED / "valse/existence.json", Path("/nonexistent"), bad=bad)
@@ -210,7 +209,6 @@ def test_real_valse_existence_mturk_filter():
     assert items[0].image.path == "/nonexistent/visual7w/v7w_2371044.jpg"
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="shared data samples not available")
 def test_real_vl_checklist_sample_count():
     items = vl_checklist.load_items(SHARED)
     assert len(items) == 941
@@ -220,13 +218,11 @@ def test_real_vl_checklist_sample_count():
     assert items[0].image.path == str(SHARED / "vl_checklist/vg/VG_100K_2/2408124.jpg")
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="shared data samples not available")
 def test_real_sugarcrepe_swap_att_count():
     items = sugarcrepe.load_subset(SHARED / "sugarcrepe/swap_att.json", Path("/img"))
     assert len(items) == 666 and items[0].category == "swap"
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="shared data samples not available")
 def test_real_coco_karpathy_first100_retrieval_set():
     rset = retrieval.load_set("coco", SHARED / "coco/coco_karpathy_test_first100.json")
     assert len(rset.images) == 100

@@ -72,8 +72,6 @@ def test_blip_real_sample_and_malformed(tmp_path: Path) -> None:
 
 def test_negclip_real_sample() -> None:
     path = SHARED / "negclip" / "valid_neg_clip_first300.tsv"
-    if not path.exists():
-        pytest.skip("shared NegCLIP sample not present")
     assert detect_format(path) == "negclip"
     records, report = read_captions(path)
     assert len(records) == 300 and report.n_malformed == 0

@@ -135,16 +135,24 @@ class World:
 
     # -- scenes ---------------------------------------------------------------------------------------------------
 
-    def scene(self, index: int, split: str = "train", n_objects: int | None = None) -> Scene:
+    def scene(
+        self, index: int, split: str = "train", n_objects: int | None = None, palette: Sequence[str] | None = None
+    ) -> Scene:
         """The deterministic scene number `index` of `split` ("train", "val" or "test").
 
         `n_objects` fixes the object count (default: 1 with probability 0.2, else uniform in [2, max_objects]).
+        `palette` restricts the objects' colours to those names (a batch of same-palette scenes can only be told
+        apart by shape, size, material or layout; the pre-training recipe builds such batches). The default scene
+        stream (`palette=None`) is unchanged by this option.
         """
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         if n_objects is not None and not 1 <= n_objects <= self.max_objects:
             raise ValueError(f"n_objects must be in [1, {self.max_objects}], got {n_objects}")
-        rng = self.rng("scene", split, index, n_objects)
+        colours = self._check_palette(palette)
+        rng = self.rng("scene", split, index, n_objects) if colours is None else self.rng(
+            "scene", split, index, n_objects, *colours
+        )
         n = n_objects if n_objects is not None else self._sample_count(rng)
         force: tuple[str, tuple[str, ...]] | None = None
         if split == "test" and rng.random() < self.heldout_fraction:
@@ -152,16 +160,29 @@ class World:
             if n >= 2:
                 options += [("relation", p) for p in self.heldout_relations]
             force = rng.choice(options) if options else None
-        return self._sample_scene(rng, n, allow_heldout=(split == "test"), force=force)
+        return self._sample_scene(rng, n, allow_heldout=(split == "test"), force=force, colours=colours)
+
+    def _check_palette(self, palette: Sequence[str] | None) -> tuple[str, ...] | None:
+        if palette is None:
+            return None
+        colours = tuple(palette)
+        unknown = [c for c in colours if c not in self.vocab["colour"]]
+        if not colours or unknown:
+            raise ValueError(
+                f"palette must be a non-empty list of colours from {list(self.vocab['colour'])}, got {list(colours)}"
+            )
+        return colours
 
     def _sample_count(self, rng: random.Random) -> int:
         if self.max_objects == 1 or rng.random() < 0.2:
             return 1
         return rng.randint(2, self.max_objects)
 
-    def _sample_object_attrs(self, rng: random.Random, allow_heldout: bool) -> tuple[str, str, str, str]:
+    def _sample_object_attrs(
+        self, rng: random.Random, allow_heldout: bool, colours: tuple[str, ...] | None = None
+    ) -> tuple[str, str, str, str]:
         while True:
-            shape, colour = rng.choice(SHAPES), rng.choice(self.vocab["colour"])
+            shape, colour = rng.choice(SHAPES), rng.choice(colours or self.vocab["colour"])
             if allow_heldout or (colour, shape) not in self._heldout_pair_set:
                 return shape, colour, rng.choice(SIZES), rng.choice(self.vocab["material"])
 
@@ -181,10 +202,15 @@ class World:
         return boxes
 
     def _sample_scene(
-        self, rng: random.Random, n: int, allow_heldout: bool, force: tuple[str, tuple[str, ...]] | None
+        self,
+        rng: random.Random,
+        n: int,
+        allow_heldout: bool,
+        force: tuple[str, tuple[str, ...]] | None,
+        colours: tuple[str, ...] | None = None,
     ) -> Scene:
         for _ in range(500):
-            attrs = [self._sample_object_attrs(rng, allow_heldout) for _ in range(n)]
+            attrs = [self._sample_object_attrs(rng, allow_heldout, colours) for _ in range(n)]
             if force is not None and force[0] == "pair":
                 colour, shape = force[1]
                 attrs[0] = (shape, colour, attrs[0][2], attrs[0][3])

@@ -2,10 +2,12 @@
 
 The recipe: an open_clip architecture from `model_configs/` trained from scratch on the world's training split with
 the plain contrastive loss (open_clip's `ClipLoss`: no hard negatives, those are what the fine-tuning methods add).
-What makes it see shapes is the batch composition: a fraction of the batches are drawn from a small colour palette,
-so their scenes can only be told apart by shape, size, material or layout (issue 12: with free colours a batch is
-solved by colour alone). Relations and attribute binding are not trained on purpose; like real CLIP's, they stay
-near chance. Held-out compositions are never seen (training split only), so held-out evaluation stays held out.
+What makes it see shapes is the batch composition: each batch is a few groups, most of them drawn from a small colour
+palette, so scenes within a group can only be told apart by shape, size, material or layout (issue 12: with free
+colours a batch is solved by colour alone). Pre-training captions mention size and material more often than the
+benchmarks' (more attribute-bearing captions, as web captions are for real CLIP). Relations and attribute binding
+are not trained on purpose; like real CLIP's, they stay near chance. Held-out compositions are never seen (training
+split only), so held-out evaluation stays held out.
 
 Each step draws a fresh batch (the world is endless; no epoch), so steps x batch size = scenes seen.
 """
@@ -52,8 +54,11 @@ class Recipe:
     lr: float = 1e-3
     weight_decay: float = 0.1
     warmup_steps: int = 150
-    palette_fraction: float = 0.5  # share of batches drawn from a small palette
-    palette_sizes: tuple[int, ...] = (1, 2)  # colours per palette batch, drawn uniformly from these
+    palette_fraction: float = 0.75  # share of a batch's groups drawn from a small palette
+    palette_sizes: tuple[int, ...] = (1, 2)  # colours per palette group, drawn uniformly from these
+    groups: int = 4  # a batch is this many equal groups, each with its own palette (or all colours)
+    p_size: float = 0.8  # how often a caption's noun phrase mentions size (benchmarks and fine-tuning data: 0.5)
+    p_material: float = 0.8  # ... and material (benchmarks and fine-tuning data: 0.3)
     world_seed: int = 1  # the pre-training corpus: World(seed=1) training split (fine-tuning uses seed 0)
     seed: int = 0  # model initialisation and batch order
 
@@ -74,20 +79,27 @@ class WorldBatches:
         pixels = torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1).float() / 255.0
         return (pixels - self.mean) / self.std
 
-    def scenes(self, step: int) -> tuple[list[str] | None, list[Any], list[str]]:
-        """Batch `step`'s palette (None: all colours), scenes and captions."""
+    def scenes(self, step: int) -> tuple[list[list[str] | None], list[Any], list[str]]:
+        """Batch `step`'s group palettes (None: all colours), scenes and captions.
+
+        The batch is `groups` equal groups, each drawn from its own small palette (or from all colours): within a
+        group colour cannot tell scenes apart, while the batch as a whole keeps the world's colour statistics (a
+        whole batch of one colour shifts BatchNorm's statistics away from what evaluation sees).
+        """
         r = self.recipe
         rng = random.Random(f"pretrain-batch-{r.seed}-{step}")
-        palette = None
-        if rng.random() < r.palette_fraction:
-            palette = rng.sample(list(COLOURS), rng.choice(r.palette_sizes))
+        palettes: list[list[str] | None] = []
+        for _ in range(r.groups):
+            palettes.append(rng.sample(list(COLOURS), rng.choice(r.palette_sizes))
+                            if rng.random() < r.palette_fraction else None)
         scenes, captions = [], []
         for b in range(r.batch_size):
             index = step * r.batch_size + b
-            scene = self.world.scene(index, "train", palette=palette)
+            scene = self.world.scene(index, "train", palette=palettes[b * r.groups // r.batch_size])
             scenes.append(scene)
-            captions.append(self.world.caption(scene, self.world.rng("pretrain-caption", index)))
-        return palette, scenes, captions
+            rng_caption = self.world.rng("pretrain-caption", index)
+            captions.append(self.world.caption(scene, rng_caption, p_size=r.p_size, p_material=r.p_material))
+        return palettes, scenes, captions
 
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Batch `step`: normalised images and caption tokens."""
@@ -188,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup-steps", type=int, default=None, help="default: 5%% of the steps")
     parser.add_argument("--palette-fraction", type=float, default=defaults.palette_fraction)
     parser.add_argument("--palette-sizes", default=",".join(map(str, defaults.palette_sizes)))
+    parser.add_argument("--groups", type=int, default=defaults.groups, help="palette groups per batch")
+    parser.add_argument("--p-size", type=float, default=defaults.p_size, help="captions mentioning size")
+    parser.add_argument("--p-material", type=float, default=defaults.p_material, help="captions mentioning material")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--output", type=Path, default=None, help="weights file (default: the shipped `world` tag)")
     parser.add_argument("--eval-root", type=Path, default=None, help="an `ahnpl world` export to score on")
@@ -201,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
                     weight_decay=args.weight_decay,
                     warmup_steps=args.warmup_steps if args.warmup_steps is not None else max(1, args.steps // 20),
                     palette_fraction=args.palette_fraction,
-                    palette_sizes=tuple(int(s) for s in args.palette_sizes.split(",")), seed=args.seed)
+                    palette_sizes=tuple(int(s) for s in args.palette_sizes.split(",")), groups=args.groups,
+                    p_size=args.p_size, p_material=args.p_material, seed=args.seed)
     if args.output is None:
         from ahnpl_lightning.pretrained import local_weights_path
 

@@ -27,7 +27,7 @@ def test_palette_restricts_colours_and_leaves_the_default_stream_alone() -> None
 
 def test_batches_are_deterministic_and_match_the_models_preprocessing() -> None:
     bundle = create_model_and_transforms("AHNPL-RN-64")
-    recipe = pretrain.Recipe(batch_size=6, palette_fraction=1.0, palette_sizes=(1,))
+    recipe = pretrain.Recipe(batch_size=6, palette_fraction=1.0, palette_sizes=(1,), groups=2)
     data = pretrain.WorldBatches(recipe, bundle.tokenizer, 64)
     images, tokens = data.batch(7)
     again, tokens_again = data.batch(7)
@@ -35,9 +35,10 @@ def test_batches_are_deterministic_and_match_the_models_preprocessing() -> None:
     assert torch.equal(images, again) and torch.equal(tokens, tokens_again)
     image = data.world.render(data.world.scene(0))
     assert torch.allclose(data.to_tensor(image), bundle.preprocess_val(image), atol=1e-5)
-    palette, scenes, captions = data.scenes(7)  # palette_fraction 1, one colour: every object has that colour
-    assert palette is not None and len(palette) == 1
-    assert {o.colour for scene in scenes for o in scene.objects} == set(palette)
+    palettes, scenes, captions = data.scenes(7)  # palette_fraction 1, one colour per group of 3 scenes
+    assert len(palettes) == 2 and all(p is not None and len(p) == 1 for p in palettes)
+    for group, palette in enumerate(palettes):
+        assert {o.colour for scene in scenes[3 * group: 3 * group + 3] for o in scene.objects} == set(palette)
     assert all(data.world.verify(c, s) for c, s in zip(captions, scenes))
 
 

@@ -248,8 +248,14 @@ class World:
             material=obj.material if self.materials and rng.random() < p_material else None,
         )
 
-    def caption_statement(self, scene: Scene, rng: random.Random) -> g.Statement:
-        """A random true Statement about the scene (relations dominate when there are two or more objects)."""
+    def caption_statement(
+        self, scene: Scene, rng: random.Random, p_size: float = 0.5, p_material: float = 0.3
+    ) -> g.Statement:
+        """A random true Statement about the scene (relations dominate when there are two or more objects).
+
+        `p_size` / `p_material`: how often a noun phrase mentions the object's size / material (the benchmarks and
+        the fine-tuning data use the defaults; the stand-in's pre-training asks for more detail).
+        """
         objs = scene.objects
         if len(objs) >= 2:
             kind = rng.choices([g.REL, g.AND, g.COUNT, g.EXISTS], weights=[0.6, 0.15, 0.1, 0.15])[0]
@@ -258,21 +264,22 @@ class World:
         template = rng.choice(g.CAPTION_TEMPLATES[kind])
         if kind == g.REL:
             i, rel, j = rng.choice(scene.relations())
-            nps = (self.describe(objs[i], rng), self.describe(objs[j], rng))
+            nps = (self.describe(objs[i], rng, p_size, p_material), self.describe(objs[j], rng, p_size, p_material))
             return g.Statement(kind, nps, template, relation=rel)
         if kind == g.AND:
             i, j = rng.sample(range(len(objs)), 2)
-            return g.Statement(kind, (self.describe(objs[i], rng), self.describe(objs[j], rng)), template)
+            nps = (self.describe(objs[i], rng, p_size, p_material), self.describe(objs[j], rng, p_size, p_material))
+            return g.Statement(kind, nps, template)
         obj = rng.choice(objs)
         if kind == g.COUNT:
             np_ = g.NP(obj.shape, colour=obj.colour if rng.random() < 0.5 else None)
             n = sum(np_.matches(o) for o in objs)
             return g.Statement(kind, (np_,), template, count=n)
-        return g.Statement(kind, (self.describe(obj, rng),), template)
+        return g.Statement(kind, (self.describe(obj, rng, p_size, p_material),), template)
 
-    def caption(self, scene: Scene, rng: random.Random) -> str:
-        """A random caption that is true of the scene (several natural templates)."""
-        return g.realise(self.caption_statement(scene, rng))
+    def caption(self, scene: Scene, rng: random.Random, p_size: float = 0.5, p_material: float = 0.3) -> str:
+        """A random caption that is true of the scene (several natural templates; see `caption_statement`)."""
+        return g.realise(self.caption_statement(scene, rng, p_size, p_material))
 
     @staticmethod
     def parse(caption: str) -> g.Statement | None:

@@ -1,21 +1,31 @@
-"""`make bench-quality`: does AHNPL beat the baselines? Measured on the synthetic world, on 2 CPU cores.
+"""`make bench-quality`: which fine-tuning method teaches a pre-trained CLIP compositionality? The synthetic world.
 
-1. pre-train a tiny CLIP from scratch with the plain contrastive loss (the stand-in for "pretrained CLIP"); cached;
-2. fine-tune from it with the same budget: CLIP fine-tune, NegCLIP, CE-CLIP, AHNPL as released, AHNPL (ours), AHNPL
-   without each of perturbation / multimodal loss / dynamic margin / positive margin, and AHNPL with the world's real
-   counterfactual image negatives instead of the embedding perturbation; several seeds each;
-3. evaluate every run with the project's evaluation on the world's exported ARO / SugarCrepe / VALSE / Winoground /
-   retrieval sets, in-distribution and held-out compositions separately;
-4. write `results/quality.md`, `results/quality.csv` (mean and standard deviation over seeds, one row per method),
-   `results/quality_runs.csv` (every run, every number) and `results/quality.png`.
+1. Every method of the registry (`benchmarks/quality_methods.py`: CLIP fine-tune, NegCLIP, CE-CLIP, AHNPL as released,
+   AHNPL (ours) and its ablations, AHNPL with the world's real counterfactual image negatives), each built from the
+   YAML configs users run, fine-tunes the shipped stand-in CLIP (`AHNPL-RN-64`, pretrained tag `world`) with the
+   same budget, for several seeds (and, with `--lrs`, at several learning rates);
+2. every run is evaluated with the project's evaluation on a fresh `ahnpl world` export (ARO, SugarCrepe, VALSE,
+   Winoground, retrieval), held-out and in-distribution compositions apart, keeping per-item outcomes;
+3. with several learning rates, each method is reported at its best one, chosen on a separate validation export;
+4. group scores get 95 % intervals from a paired bootstrap over items and seeds (`benchmarks/quality_stats.py`), and
+   every method its paired difference against NegCLIP;
+5. outputs: `results/quality.md`, `quality.csv` (one row per method), `quality_runs.csv` (every run), `quality.json`,
+   `quality.png`. Runs are cached under `--work`, so an interrupted study resumes where it stopped.
 
-`python -m benchmarks.quality --quick` (one seed, fewer steps) finishes in under 10 minutes.
+`python -m benchmarks.quality --quick` runs a smaller version (three methods, one seed) in under 10 minutes.
 """
 
+# ruff: noqa: E402
 from __future__ import annotations
+
+import os
+
+# Idle OpenMP threads sleep instead of spinning (3-8x faster steps on a shared machine; results/lab/pretrain_log.md).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse
 import hashlib
+import inspect
 import json
 import logging
 import math
@@ -26,37 +36,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import lightning.pytorch as pl
+import numpy as np
 import torch
-from lightning.pytorch.loggers import TensorBoardLogger
 
-from ahnpl_lightning.data.datamodule import AHNPLDataModule
-from ahnpl_lightning.data.sources import WorldSource
 from ahnpl_lightning.data.world import World, export_benchmarks, read_manifest
 from ahnpl_lightning.evaluation.run import evaluate_benchmarks
-from ahnpl_lightning.losses import AHNPLLoss
-from ahnpl_lightning.model import TINY_MODEL
-from ahnpl_lightning.module import AHNPLModule
+from benchmarks import quality_report
+from benchmarks.quality_methods import METHODS, RunSpec, build_module, resolve
+from benchmarks.quality_stats import Outcomes, bootstrap, group_score, run_outcomes
 
 ROOT = Path(__file__).resolve().parents[1]
-CLIP = {"itc_negatives": False, "mhn_weight": 0.0, "perturbation": False, "margin_weight": 0.0}
-OURS = {"positive_weight": 0.1}
-# method -> (AHNPLLoss kwargs, uses the world's rendered counterfactual images)
-METHODS: dict[str, tuple[dict[str, Any], bool]] = {
-    "CLIP fine-tune": (CLIP, False),
-    "NegCLIP": ({"itc_negatives": True, "mhn_weight": 0.0, "perturbation": False, "margin_weight": 0.0}, False),
-    "CE-CLIP": ({"mhn_weight": 0.0, "perturbation": False, "margin_weight": 0.0,
-                 "ceclip_intra_weight": 0.3, "ceclip_cross_weight": 0.2}, False),
-    "AHNPL (released)": ({"loss_variant": "released", "renormalize": False}, False),
-    "AHNPL (ours)": (OURS, False),
-    "AHNPL - perturbation": ({**OURS, "perturbation": False}, False),
-    "AHNPL - multimodal loss": ({**OURS, "mhn_weight": 0.0}, False),
-    "AHNPL - dynamic margin": ({**OURS, "margin_weight": 0.0}, False),
-    "AHNPL - positive margin": ({**OURS, "positive_weight": 0.0}, False),
-    "AHNPL + real image negatives": (OURS, True),
-}
 BENCHMARKS = ["aro", "sugarcrepe", "valse", "winoground", "retrieval"]
-# Headline groups: the mean of these subset accuracies, per split (in_distribution / held_out).
+# Headline groups: the mean of these subsets' accuracies, per split (in_distribution / held_out).
 GROUPS: dict[str, list[str]] = {
     "attribute binding": ["aro/vg_attribution", "sugarcrepe/swap_att", "sugarcrepe/replace_att"],
     "relations": ["aro/vg_relation", "sugarcrepe/replace_rel", "valse/relations", "sugarcrepe/swap_obj"],
@@ -64,56 +55,68 @@ GROUPS: dict[str, list[str]] = {
     "t2i R@1": ["retrieval/coco/t2i_R@1"],
 }
 SPLITS = ("held_out", "in_distribution")
+REFERENCE = "NegCLIP"
+PRETRAINED_ROW = "pre-trained CLIP (no fine-tuning)"
+QUICK_METHODS = ("CLIP fine-tune", "NegCLIP", "AHNPL (ours)")
+# What --lrs selects on: the mean of these columns on the validation export.
+SELECTION = ("attribute binding [held_out]", "relations [held_out]")
 
 
 @dataclass
 class Budget:
     """Steps and sizes of one study."""
 
-    pretrain_steps: int = 2500
-    pretrain_lr: float = 1e-3
-    finetune_steps: int = 250
-    finetune_lr: float = 1e-4
-    batch_size: int = 32
+    finetune_steps: int = 400
+    batch_size: int = 64
+    warmup_steps: int = 20
+    lrs: tuple[float | None, ...] = (None,)  # None: the method's config's learning rate
     seeds: tuple[int, ...] = (0, 1, 2)
-    eval_size: int = 200
+    eval_size: int = 1000
+    val_size: int = 500  # validation export (only with several learning rates)
+    replicates: int = 2000
     methods: tuple[str, ...] = field(default_factory=lambda: tuple(METHODS))
+    device: str = "cpu"
 
     @classmethod
     def quick(cls) -> Budget:
-        return cls(pretrain_steps=300, finetune_steps=30, seeds=(0,))
+        return cls(finetune_steps=150, seeds=(0,), eval_size=500, methods=QUICK_METHODS, replicates=1000)
 
 
-def _trainer(steps: int, log_dir: Path, name: str, version: str) -> pl.Trainer:
-    return pl.Trainer(
-        accelerator="cpu", devices=1, max_steps=steps, limit_val_batches=0, num_sanity_val_steps=0,
-        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=5,
-        logger=TensorBoardLogger(str(log_dir), name=name, version=version), gradient_clip_val=1.0,
-    )
+# --- evaluation ------------------------------------------------------------------------------------------------------
+def ensure_export(root: Path, size: int, seed: int) -> Path:
+    """An `ahnpl world` export of World(seed=0)'s test scenes (export seed `seed`), written once."""
+    if read_manifest(root) is None:
+        export_benchmarks(World(seed=0), root, size=size, seed=seed, progress=False)
+    return root
 
 
-def _data(steps: int, batch_size: int, image_negatives: bool = False) -> AHNPLDataModule:
-    source = WorldSource(train_size=steps * batch_size, val_size=0, image_negatives=image_negatives)
-    return AHNPLDataModule(source, batch_size=batch_size, num_workers=1, image_negatives=image_negatives)
-
-
-def pretrain(budget: Budget, work: Path) -> Path:
-    """Train the tiny CLIP from scratch with the plain contrastive loss; cached by its settings."""
-    key = hashlib.sha256(json.dumps([budget.pretrain_steps, budget.pretrain_lr, budget.batch_size]).encode())
-    path = work / f"pretrain-{key.hexdigest()[:10]}.pt"
-    if path.exists():
-        print(f"pre-trained CLIP: cached {path}")
-        return path
-    pl.seed_everything(1234, workers=True)
-    module = AHNPLModule(TINY_MODEL, loss=AHNPLLoss(**CLIP), lr=budget.pretrain_lr,
-                         warmup_steps=max(1, budget.pretrain_steps // 10))
-    start = time.perf_counter()
-    _trainer(budget.pretrain_steps, work / "logs", "pretrain", "v0").fit(
-        module, _data(budget.pretrain_steps, budget.batch_size)
-    )
-    torch.save(module.open_clip_state_dict(), path)
-    print(f"pre-trained CLIP in {time.perf_counter() - start:.0f} s -> {path}")
-    return path
+def study_view(root: Path) -> Path:
+    """A data root next to `root` that links only the files the headline groups read (the evaluation then encodes
+    about half the images); the full export stays untouched beside it. Retrieval reads `coco/` of the full export
+    (linking it here would also run ARO's COCO-Order, which no group uses)."""
+    view = root.with_name(root.name + "_groups")
+    if (view / "world_manifest.json").exists():
+        return view
+    needed: dict[str, list[str]] = {}
+    for members in GROUPS.values():
+        for member in members:
+            bench, subset = member.split("/", 1)
+            needed.setdefault(bench, []).append(subset)
+    links = ["winoground", "aro/images", "valse/images", "coco/val2017"]  # SugarCrepe's images live in coco/
+    links += [f"aro/visual_genome_{s.removeprefix('vg_')}.json" for s in needed.get("aro", [])]
+    links += [f"sugarcrepe/{s}.json" for s in needed.get("sugarcrepe", [])]
+    links += [f"valse/{s}.json" for s in needed.get("valse", [])]
+    for rel in links:
+        target, link = (root / rel).resolve(), view / rel
+        if not target.exists():
+            raise FileNotFoundError(f"{target} is missing from the export {root}; delete it to re-export")
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if not link.is_symlink():
+            link.symlink_to(target, target_is_directory=target.is_dir())
+    for name in ("world_scenes.json", "world_manifest.json"):  # the manifest last: it marks the view complete
+        (view / name).unlink(missing_ok=True)
+        (view / name).symlink_to((root / name).resolve())
+    return view
 
 
 def flatten(results: dict[str, Any]) -> dict[str, float]:
@@ -123,7 +126,7 @@ def flatten(results: dict[str, Any]) -> dict[str, float]:
 
 
 def headline(numbers: dict[str, float]) -> dict[str, float]:
-    """The GROUPS means per split, in percent (NaN where a group has no number)."""
+    """The GROUPS means per split, in percent (NaN where a group has no number), from run-level accuracies."""
     out = {}
     for group, members in GROUPS.items():
         for split in SPLITS:
@@ -132,162 +135,219 @@ def headline(numbers: dict[str, float]) -> dict[str, float]:
     return out
 
 
-def evaluate(module: AHNPLModule, data_root: Path) -> dict[str, float]:
-    results = evaluate_benchmarks(BENCHMARKS, module.model, module.preprocess_val, module.tokenizer, data_root,
-                                  batch_size=256, progress=False)
-    return flatten(results)
+KEEPS_ITEMS = "keep_items" in inspect.signature(evaluate_benchmarks).parameters
 
 
-def finetune(method: str, seed: int, budget: Budget, weights: Path, work: Path, data_root: Path) -> dict[str, Any]:
-    """One fine-tuning run from the pre-trained weights, evaluated."""
-    kwargs, image_negatives = METHODS[method]
-    pl.seed_everything(seed, workers=True)
-    module = AHNPLModule(TINY_MODEL, pretrained=str(weights), loss=AHNPLLoss(**kwargs), lr=budget.finetune_lr,
-                         warmup_steps=max(1, budget.finetune_steps // 10), use_image_negatives=image_negatives)
-    slug = method.lower().replace(" ", "_").replace("(", "").replace(")", "").replace("+", "plus").replace("-", "no")
-    start = time.perf_counter()
-    _trainer(budget.finetune_steps, work / "logs", slug, f"seed{seed}").fit(
-        module, _data(budget.finetune_steps, budget.batch_size, image_negatives)
+def evaluate(module: Any, data_root: Path, device: str) -> tuple[dict[str, float], Outcomes]:
+    """Run-level accuracies and per-item outcomes (when the evaluation can keep items) of one model on a
+    `study_view`; retrieval runs on the full export behind it."""
+    extra = {"keep_items": True} if KEEPS_ITEMS else {}
+    full = (data_root / "world_manifest.json").resolve().parent
+    results: dict[str, Any] = {"benchmarks": {}}
+    for names, root in (([b for b in BENCHMARKS if b != "retrieval"], data_root), (["retrieval"], full)):
+        part = evaluate_benchmarks(names, module.model, module.preprocess_val, module.tokenizer, root,
+                                   batch_size=256, progress=False, device=device, **extra)
+        results["benchmarks"].update(part["benchmarks"])
+    numbers = flatten(results)
+    return numbers, run_outcomes(results, numbers)
+
+
+def columns_from(outcomes: Outcomes) -> dict[str, float]:
+    """The headline columns of one run, from its outcomes (the numbers the bootstrap resamples)."""
+    return {f"{g} [{s}]": group_score(outcomes, members, s) for g, members in GROUPS.items() for s in SPLITS}
+
+
+# --- one run ---------------------------------------------------------------------------------------------------------
+def _trainer(budget: Budget, spec: RunSpec, log_dir: Path, name: str, version: str) -> Any:
+    import lightning.pytorch as pl
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    gpu = budget.device.startswith("cuda")
+    return pl.Trainer(
+        accelerator="gpu" if gpu else "cpu", devices=1, precision="bf16-mixed" if gpu else "32-true",
+        max_steps=budget.finetune_steps, limit_val_batches=0, num_sanity_val_steps=0, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=10,
+        logger=TensorBoardLogger(str(log_dir), name=name, version=version),
+        gradient_clip_val=spec.gradient_clip_val, gradient_clip_algorithm=spec.gradient_clip_algorithm,
     )
+
+
+def _data(budget: Budget, image_negatives: bool) -> Any:
+    from ahnpl_lightning.data.datamodule import AHNPLDataModule
+    from ahnpl_lightning.data.sources import WorldSource
+
+    source = WorldSource(train_size=budget.finetune_steps * budget.batch_size, val_size=0,
+                         image_negatives=image_negatives)
+    workers = 4 if budget.device.startswith("cuda") else 0
+    return AHNPLDataModule(source, batch_size=budget.batch_size, num_workers=workers,
+                           image_negatives=image_negatives)
+
+
+def slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in text.lower()).strip("_")
+
+
+def run_key(spec: RunSpec, seed: int, lr: float | None, budget: Budget, roots: dict[str, Path]) -> str:
+    """A cache key for one run: everything that changes its result (settings, configs, eval sets)."""
+    settings = [asdict(spec), seed, lr, budget.finetune_steps, budget.batch_size, budget.warmup_steps, budget.device,
+                {k: str(v) for k, v in roots.items()}, KEEPS_ITEMS]
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def finetune(method: str, seed: int, lr: float | None, budget: Budget, work: Path,
+             roots: dict[str, Path]) -> dict[str, Any]:
+    """One fine-tuning run from the stand-in, evaluated on every export in `roots`; cached under `work/runs`."""
+    import lightning.pytorch as pl
+
+    spec = resolve(method)
+    key = run_key(spec, seed, lr, budget, roots)
+    cache = work / "runs" / f"{slug(method)}-s{seed}-lr{lr}-{key}"
+    if (cache / "run.json").is_file():
+        run = json.loads((cache / "run.json").read_text())
+        with np.load(cache / "outcomes.npz") as saved:
+            run["outcomes"] = {r: {k.split("|", 1)[1]: saved[k] for k in saved.files if k.startswith(f"{r}|")}
+                               for r in roots}
+        return run
+    pl.seed_everything(seed, workers=True)
+    overrides: dict[str, Any] = {"warmup_steps": budget.warmup_steps}
+    if lr is not None:
+        overrides["lr"] = lr
+    module = build_module(spec, **overrides)
+    cpu = time.process_time()
+    start = time.perf_counter()
+    _trainer(budget, spec, work / "logs", slug(method), f"seed{seed}-lr{lr}").fit(
+        module, _data(budget, spec.image_negatives))
     train_s = time.perf_counter() - start
-    numbers = evaluate(module, data_root)
-    return {"method": method, "seed": seed, "train_s": train_s, **headline(numbers), "numbers": numbers}
+    start = time.perf_counter()
+    numbers, outcomes = {}, {}
+    for name, root in roots.items():
+        numbers[name], outcomes[name] = evaluate(module, root, budget.device)
+    run = {"method": method, "seed": seed, "lr": module.hparams.lr, "lr_arg": lr, "train_s": train_s,
+           "eval_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu, "numbers": numbers}
+    cache.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(cache / "outcomes.npz",
+                        **{f"{r}|{k}": v for r, per in outcomes.items() for k, v in per.items()})
+    (cache / "run.json").write_text(json.dumps(run, indent=1))
+    run["outcomes"] = outcomes
+    return run
 
 
-def summarise(runs: list[dict[str, Any]], methods: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Mean and standard deviation over seeds, one row per method."""
-    columns = [c for c in runs[0] if "[" in c]
+def pretrained_run(budget: Budget, roots: dict[str, Path]) -> dict[str, Any]:
+    """The stand-in itself, evaluated without fine-tuning (the base config's model)."""
+    module = build_module(resolve("AHNPL (ours)"))
+    numbers, outcomes = {}, {}
+    for name, root in roots.items():
+        numbers[name], outcomes[name] = evaluate(module, root, budget.device)
+    return {"method": PRETRAINED_ROW, "seed": 0, "lr": None, "lr_arg": None, "train_s": 0.0, "eval_s": 0.0,
+            "numbers": numbers, "outcomes": outcomes}
+
+
+# --- the study -------------------------------------------------------------------------------------------------------
+def select_lrs(runs: list[dict[str, Any]], budget: Budget) -> dict[str, float | None]:
+    """Each method's learning rate: the only one, or the best on the validation export (mean of SELECTION)."""
+    chosen: dict[str, float | None] = {}
+    for method in budget.methods:
+        if len(budget.lrs) == 1:
+            chosen[method] = budget.lrs[0]
+            continue
+        scores = {}
+        for lr in budget.lrs:
+            mine = [r for r in runs if r["method"] == method and r["lr_arg"] == lr]
+            per_run = [statistics.fmean(columns_from(r["outcomes"]["val"])[c] for c in SELECTION) for r in mine]
+            scores[lr] = statistics.fmean(per_run) if per_run else -math.inf
+        chosen[method] = max(scores, key=lambda lr: scores[lr])
+    return chosen
+
+
+def summarise(runs: list[dict[str, Any]], budget: Budget, pretrained: dict[str, Any] | None,
+              chosen: dict[str, float | None]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """One row per method (mean, seed sd, 95 % interval, paired difference against NegCLIP) and the bootstrap."""
+    by_method: dict[str, dict[int, Outcomes]] = {}
+    if pretrained is not None:
+        by_method[PRETRAINED_ROW] = {0: pretrained["outcomes"]["test"]}
+    for method in budget.methods:
+        by_method[method] = {r["seed"]: r["outcomes"]["test"] for r in runs
+                             if r["method"] == method and r["lr_arg"] == chosen[method]}
+    result = bootstrap(by_method, GROUPS, SPLITS, reference=REFERENCE if REFERENCE in by_method else None,
+                       replicates=budget.replicates)
     rows = []
-    for method in methods:
-        mine = [r for r in runs if r["method"] == method]
-        row: dict[str, Any] = {"method": method, "seeds": len(mine)}
-        for c in columns:
-            values = [r[c] for r in mine if not math.isnan(r[c])]
-            row[c] = statistics.fmean(values) if values else math.nan
-            row[f"{c} sd"] = statistics.stdev(values) if len(values) > 1 else 0.0
+    for method, per_seed in by_method.items():
+        row: dict[str, Any] = {"method": method, "seeds": len(per_seed),
+                               "lr": next((r["lr"] for r in runs if r["method"] == method
+                                           and r["lr_arg"] == chosen.get(method)), None)}
+        per_run = [columns_from(o) for o in per_seed.values()]
+        for column, interval in result.scores[method].items():
+            values = [p[column] for p in per_run if not math.isnan(p[column])]
+            row[column] = interval.value
+            row[f"{column} sd"] = statistics.stdev(values) if len(values) > 1 else 0.0
+            row[f"{column} ci_low"] = interval.low
+            row[f"{column} ci_high"] = interval.high
+        for column, interval in result.differences.get(method, {}).items():
+            row[f"{column} vs {REFERENCE}"] = interval.value
+            row[f"{column} vs {REFERENCE} ci_low"] = interval.low
+            row[f"{column} vs {REFERENCE} ci_high"] = interval.high
         rows.append(row)
-    return rows
-
-
-def verdict(rows: list[dict[str, Any]]) -> list[str]:
-    """The study's aims, checked: ours above every baseline on held-out binding and relations by more than the
-    seed spread, and retrieval no more than 2 points below CLIP fine-tune."""
-    by = {r["method"]: r for r in rows}
-    ours = by.get("AHNPL (ours)")
-    if ours is None:
-        return []
-    lines = []
-    baselines = [m for m in ("CLIP fine-tune", "NegCLIP", "CE-CLIP", "AHNPL (released)") if m in by]
-    for group in ("attribute binding [held_out]", "relations [held_out]"):
-        for name in baselines:
-            base = by[name]
-            gap = ours[group] - base[group]
-            spread = max(ours[f"{group} sd"], base[f"{group} sd"])
-            status = "above, beyond the seed spread" if gap > spread else ("above, within the seed spread"
-                                                                          if gap > 0 else "NOT above")
-            lines.append(f"- {group}: AHNPL (ours) {ours[group]:.1f} vs {name} {base[group]:.1f} "
-                         f"({gap:+.1f} points; spread {spread:.1f}): {status}")
-    if "CLIP fine-tune" in by:
-        key = "t2i R@1 [held_out]"
-        gap = ours[key] - by["CLIP fine-tune"][key]
-        lines.append(f"- {key}: AHNPL (ours) {ours[key]:.1f} vs CLIP fine-tune {by['CLIP fine-tune'][key]:.1f} "
-                     f"({gap:+.1f} points; aim: no more than 2 below): {'met' if gap >= -2 else 'NOT met'}")
-    return lines
-
-
-def write_outputs(rows: list[dict[str, Any]], runs: list[dict[str, Any]], budget: Budget, out: Path,
-                  seconds: float) -> None:
-    import pandas as pd
-
-    out.mkdir(parents=True, exist_ok=True)
-    table = pd.DataFrame(rows)
-    table.to_csv(out / "quality.csv", index=False, float_format="%.2f")
-    pd.DataFrame([{k: v for k, v in r.items() if k != "numbers"} | r["numbers"] for r in runs]).to_csv(
-        out / "quality_runs.csv", index=False, float_format="%.4f")
-    columns = [c for c in table.columns if "[" in c and not c.endswith(" sd")]
-    lines = ["# Quality study: AHNPL vs baselines on the synthetic world", "",
-             f"Tiny CLIP ({TINY_MODEL}) pre-trained from scratch with the plain contrastive loss for "
-             f"{budget.pretrain_steps} steps, then fine-tuned {budget.finetune_steps} steps (batch "
-             f"{budget.batch_size}) per method and seed; seeds {list(budget.seeds)}; evaluation sets of "
-             f"{budget.eval_size} items per file from `ahnpl world`. Mean ± standard deviation over seeds, in %. "
-             f"Total {seconds / 60:.0f} min on {torch.get_num_threads()} CPU threads. Produced by "
-             "`make bench-quality` (`benchmarks/quality.py`).", "",
-             "Groups (each the mean of these accuracies on the split):",
-             *[f"- {g}: {', '.join(m)}" for g, m in GROUPS.items()], "",
-             "| method | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
-    for row in rows:
-        cells = [f"{row[c]:.1f} ± {row[c + ' sd']:.1f}" for c in columns]
-        lines.append(f"| {row['method']} | " + " | ".join(cells) + " |")
-    lines += ["", "## Against the aims", "", *verdict(rows), "", "![quality](quality.png)", ""]
-    (out / "quality.md").write_text("\n".join(lines))
-    plot(rows, out / "quality.png")
-
-
-def plot(rows: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    groups = ["attribute binding [held_out]", "relations [held_out]", "attribute binding [in_distribution]",
-              "relations [in_distribution]", "t2i R@1 [held_out]"]
-    fig, axes = plt.subplots(1, len(groups), figsize=(4 * len(groups), 0.45 * len(rows) + 1.5), sharey=True)
-    labels = [r["method"] for r in rows]
-    for ax, group in zip(axes, groups):
-        ax.barh(labels, [r[group] for r in rows], xerr=[r[f"{group} sd"] for r in rows], color="tab:blue")
-        ax.set_title(group, fontsize=9)
-        ax.invert_yaxis()
-        ax.set_xlabel("%")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return rows, {"replicates": result.replicates, "reference": result.reference, "item_level": KEEPS_ITEMS}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.quality", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="one seed, fewer steps (under 10 minutes)")
+    parser.add_argument("--quick", action="store_true", help="three methods, one seed, fewer steps (< 10 minutes)")
     parser.add_argument("--out", type=Path, default=ROOT / "results")
-    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "quality", help="logs, cache, eval sets")
-    parser.add_argument("--methods", default=None, help="comma-separated subset of the methods")
+    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "quality", help="run cache, logs, eval sets")
+    parser.add_argument("--methods", default=None, help=f"comma-separated subset of: {', '.join(METHODS)}")
     parser.add_argument("--seeds", default=None, help="comma-separated seeds")
-    parser.add_argument("--pretrain-steps", type=int, default=None)
+    parser.add_argument("--lrs", default=None,
+                        help="comma-separated learning rates: every method runs at each, reported at its best on "
+                             "a separate validation export (default: each config's own learning rate)")
     parser.add_argument("--finetune-steps", type=int, default=None)
+    parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--eval-size", type=int, default=None, help="items per evaluation file")
+    parser.add_argument("--val-size", type=int, default=None, help="items per validation file (with --lrs)")
+    parser.add_argument("--replicates", type=int, default=None, help="bootstrap replicates")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", ".*does not have many workers.*")
     budget = Budget.quick() if args.quick else Budget()
     if args.methods:
         budget.methods = tuple(m.strip() for m in args.methods.split(","))
-        unknown = set(budget.methods) - set(METHODS)
+        unknown = [m for m in budget.methods if m not in METHODS]
         if unknown:
-            parser.error(f"unknown methods {sorted(unknown)}; known: {list(METHODS)}")
+            parser.error(f"unknown methods {unknown}; known: {list(METHODS)}")
     if args.seeds:
         budget.seeds = tuple(int(s) for s in args.seeds.split(","))
-    for name in ("pretrain_steps", "finetune_steps", "eval_size"):
+    if args.lrs:
+        budget.lrs = tuple(float(x) for x in args.lrs.split(","))
+    for name in ("finetune_steps", "batch_size", "eval_size", "val_size", "replicates"):
         if getattr(args, name) is not None:
             setattr(budget, name, getattr(args, name))
+    budget.device = args.device
+    if budget.device.startswith("cuda") and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA device is available here")
+    torch.set_num_threads(args.threads)
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", ".*does not have many workers.*")
     start = time.perf_counter()
     args.work.mkdir(parents=True, exist_ok=True)
-    data_root = args.work / f"world_eval_{budget.eval_size}"
-    if read_manifest(data_root) is None:
-        export_benchmarks(World(seed=0), data_root, size=budget.eval_size, seed=0, progress=False)
-    weights = pretrain(budget, args.work)
-    pretrained_numbers = headline(evaluate(AHNPLModule(TINY_MODEL, pretrained=str(weights)), data_root))
+    roots = {"test": study_view(ensure_export(args.work / f"world_eval_{budget.eval_size}", budget.eval_size, 0))}
+    if len(budget.lrs) > 1:
+        roots["val"] = study_view(ensure_export(args.work / f"world_val_{budget.val_size}", budget.val_size, 1))
+    pretrained = pretrained_run(budget, {"test": roots["test"]})
     runs = []
-    for seed in budget.seeds:
-        for method in budget.methods:
-            run = finetune(method, seed, budget, weights, args.work, data_root)
-            runs.append(run)
-            print(f"{method:<30} seed {seed}: " + ", ".join(f"{k} {v:.1f}" for k, v in run.items() if "[" in k)
-                  + f" ({run['train_s']:.0f} s)", flush=True)
-    rows = summarise(runs, budget.methods)
-    rows.insert(0, {"method": "pre-trained CLIP (no fine-tuning)", "seeds": 1,
-                    **{k: v for k, v in pretrained_numbers.items()}, **{f"{k} sd": 0.0 for k in pretrained_numbers}})
-    write_outputs(rows, runs, budget, args.out, time.perf_counter() - start)
-    (args.out / "quality.json").write_text(json.dumps({"budget": asdict(budget), "rows": rows}, indent=2))
+    total = len(budget.lrs) * len(budget.seeds) * len(budget.methods)
+    for lr in budget.lrs:
+        for seed in budget.seeds:
+            for method in budget.methods:
+                run = finetune(method, seed, lr, budget, args.work, roots)
+                runs.append(run)
+                cols = columns_from(run["outcomes"]["test"])
+                print(f"[{len(runs)}/{total}] {method:<30} seed {seed} lr {run['lr']:.1e}: "
+                      + ", ".join(f"{k} {v:.1f}" for k, v in cols.items() if "held_out" in k)
+                      + f" ({run['train_s']:.0f} s + {run['eval_s']:.0f} s)", flush=True)
+    chosen = select_lrs(runs, budget)
+    rows, stats = summarise(runs, budget, pretrained, chosen)
+    seconds = time.perf_counter() - start
+    quality_report.write(rows, runs, budget, stats, chosen, args.out, seconds, GROUPS, REFERENCE)
     print((args.out / "quality.md").read_text())
     return 0
 

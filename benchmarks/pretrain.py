@@ -5,9 +5,10 @@ the plain contrastive loss (open_clip's `ClipLoss`: no hard negatives, those are
 What makes it see shapes is the batch composition: each batch is a few groups, most of them drawn from a small colour
 palette, so scenes within a group can only be told apart by shape, size, material or layout (issue 12: with free
 colours a batch is solved by colour alone). Pre-training captions mention size and material more often than the
-benchmarks' (more attribute-bearing captions, as web captions are for real CLIP). Relations and attribute binding
-are not trained on purpose; like real CLIP's, they stay near chance. Held-out compositions are never seen (training
-split only), so held-out evaluation stays held out.
+benchmarks' (more attribute-bearing captions, as web captions are for real CLIP), and a quarter of them state an
+object's absolute position ("a red circle on the left"), so the image embedding keeps the layout, as real CLIP's does.
+Relations between objects and attribute binding are not trained on purpose; like real CLIP's, they stay near
+chance. Held-out compositions are never seen (training split only), so held-out evaluation stays held out.
 
 Each step draws a fresh batch (the world is endless; no epoch), so steps x batch size = scenes seen.
 """
@@ -59,8 +60,11 @@ class Recipe:
     groups: int = 4  # a batch is this many equal groups, each with its own palette (or all colours)
     p_size: float = 0.8  # how often a caption's noun phrase mentions size (benchmarks and fine-tuning data: 0.5)
     p_material: float = 0.8  # ... and material (benchmarks and fine-tuning data: 0.3)
+    p_position: float = 0.25  # captions that are an absolute position, "a red circle on the left" (elsewhere: 0)
     world_seed: int = 1  # the pre-training corpus: World(seed=1) training split (fine-tuning uses seed 0)
     seed: int = 0  # model initialisation and batch order
+    init: str | None = None  # continue from these weights (a stage-2 run) instead of a random initialisation
+    batch_offset: int = 0  # step t draws batch t + batch_offset (a continuation sees scenes the first stage did not)
 
 
 class WorldBatches:
@@ -87,18 +91,19 @@ class WorldBatches:
         whole batch of one colour shifts BatchNorm's statistics away from what evaluation sees).
         """
         r = self.recipe
-        rng = random.Random(f"pretrain-batch-{r.seed}-{step}")
+        rng = random.Random(f"pretrain-batch-{r.seed}-{step + r.batch_offset}")
         palettes: list[list[str] | None] = []
         for _ in range(r.groups):
             palettes.append(rng.sample(list(COLOURS), rng.choice(r.palette_sizes))
                             if rng.random() < r.palette_fraction else None)
         scenes, captions = [], []
         for b in range(r.batch_size):
-            index = step * r.batch_size + b
+            index = (step + r.batch_offset) * r.batch_size + b
             scene = self.world.scene(index, "train", palette=palettes[b * r.groups // r.batch_size])
             scenes.append(scene)
             rng_caption = self.world.rng("pretrain-caption", index)
-            captions.append(self.world.caption(scene, rng_caption, p_size=r.p_size, p_material=r.p_material))
+            captions.append(self.world.caption(scene, rng_caption, p_size=r.p_size, p_material=r.p_material,
+                                               p_position=r.p_position))
         return palettes, scenes, captions
 
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -138,6 +143,8 @@ def pretrain(recipe: Recipe, out: Path, eval_root: Path | None = None, eval_ever
     torch.manual_seed(recipe.seed)
     bundle = create_model_and_transforms(recipe.model)
     model, tokenizer = bundle.model, bundle.tokenizer
+    if recipe.init:
+        model.load_state_dict(torch.load(recipe.init, map_location="cpu", weights_only=True))
     image_size = model.visual.image_size
     image_size = image_size[0] if isinstance(image_size, tuple) else image_size
     data = WorldBatches(recipe, tokenizer, int(image_size))
@@ -203,7 +210,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--groups", type=int, default=defaults.groups, help="palette groups per batch")
     parser.add_argument("--p-size", type=float, default=defaults.p_size, help="captions mentioning size")
     parser.add_argument("--p-material", type=float, default=defaults.p_material, help="captions mentioning material")
+    parser.add_argument("--p-position", type=float, default=defaults.p_position, help="absolute-position captions")
     parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--init", default=None, help="start from these weights (a continuation stage)")
+    parser.add_argument("--batch-offset", type=int, default=0, help="step t draws batch t + this (continuations)")
     parser.add_argument("--output", type=Path, default=None, help="weights file (default: the shipped `world` tag)")
     parser.add_argument("--eval-root", type=Path, default=None, help="an `ahnpl world` export to score on")
     parser.add_argument("--eval-every", type=int, default=0, help="score SugarCrepe every N steps (0: at the end)")
@@ -217,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
                     warmup_steps=args.warmup_steps if args.warmup_steps is not None else max(1, args.steps // 20),
                     palette_fraction=args.palette_fraction,
                     palette_sizes=tuple(int(s) for s in args.palette_sizes.split(",")), groups=args.groups,
-                    p_size=args.p_size, p_material=args.p_material, seed=args.seed)
+                    p_size=args.p_size, p_material=args.p_material, p_position=args.p_position, seed=args.seed,
+                    init=args.init, batch_offset=args.batch_offset)
     if args.output is None:
         from ahnpl_lightning.pretrained import local_weights_path
 

@@ -57,3 +57,22 @@ def test_a_few_steps_write_loadable_fp16_weights(tmp_path) -> None:
     assert record["parameters"] > 0 and record["recipe"]["steps"] == 2
     model = create_model_and_transforms("AHNPL-RN-64", pretrained=str(tmp_path / "w.pt")).model
     assert torch.allclose(model.logit_scale.detach().half(), state["logit_scale"])
+
+
+def test_position_captions_parse_and_verify_and_stay_out_of_default_captions() -> None:
+    from ahnpl_lightning.data.world import grammar as g
+    from ahnpl_lightning.data.world.scene import Scene, SceneObject
+
+    scene = Scene(64, (SceneObject("circle", "red", "small", "solid", (2, 2, 14, 14)),
+                       SceneObject("square", "blue", "small", "solid", (48, 48, 60, 60))))
+    assert g.verify("A red circle on the left.", scene) is True
+    assert g.verify("There is a red circle at the top.", scene) is True
+    assert g.verify("The blue square is on the left.", scene) is False
+    assert g.verify("A blue square at the bottom.", scene) is True
+    assert g.parse("A red circle on the left of a blue square.").kind == g.REL  # the relation, not a position
+    world = World(seed=2)
+    kinds = {g.parse(world.caption(world.scene(i), world.rng("c", i))).kind for i in range(300)}
+    assert g.POS not in kinds
+    with_positions = [world.caption(world.scene(i), world.rng("c", i), p_position=1.0) for i in range(100)]
+    assert sum(g.parse(c).kind == g.POS for c in with_positions) > 80
+    assert all(world.verify(c, world.scene(i)) for i, c in enumerate(with_positions))

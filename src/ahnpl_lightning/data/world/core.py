@@ -249,14 +249,27 @@ class World:
         )
 
     def caption_statement(
-        self, scene: Scene, rng: random.Random, p_size: float = 0.5, p_material: float = 0.3
+        self,
+        scene: Scene,
+        rng: random.Random,
+        p_size: float = 0.5,
+        p_material: float = 0.3,
+        p_position: float = 0.0,
     ) -> g.Statement:
         """A random true Statement about the scene (relations dominate when there are two or more objects).
 
-        `p_size` / `p_material`: how often a noun phrase mentions the object's size / material (the benchmarks and
-        the fine-tuning data use the defaults; the stand-in's pre-training asks for more detail).
+        `p_size` / `p_material`: how often a noun phrase mentions the object's size / material; `p_position`: how
+        often the caption is an absolute position ("a red circle on the left") instead, when an object lies in an
+        outer third. The benchmarks and the fine-tuning data use the defaults (and no positions); the stand-in's
+        pre-training asks for more detail.
         """
         objs = scene.objects
+        if p_position > 0 and rng.random() < p_position:
+            placed = [(o, pos) for o in objs for pos in g.POSITIONS if g.position_holds(o, pos, scene.image_size)]
+            if placed:
+                obj, pos = rng.choice(placed)
+                template = rng.randrange(len(g.TEMPLATES[g.POS]))
+                return g.Statement(g.POS, (self.describe(obj, rng, p_size, p_material),), template, relation=pos)
         if len(objs) >= 2:
             kind = rng.choices([g.REL, g.AND, g.COUNT, g.EXISTS], weights=[0.6, 0.15, 0.1, 0.15])[0]
         else:
@@ -277,9 +290,11 @@ class World:
             return g.Statement(kind, (np_,), template, count=n)
         return g.Statement(kind, (self.describe(obj, rng, p_size, p_material),), template)
 
-    def caption(self, scene: Scene, rng: random.Random, p_size: float = 0.5, p_material: float = 0.3) -> str:
+    def caption(
+        self, scene: Scene, rng: random.Random, p_size: float = 0.5, p_material: float = 0.3, p_position: float = 0.0
+    ) -> str:
         """A random caption that is true of the scene (several natural templates; see `caption_statement`)."""
-        return g.realise(self.caption_statement(scene, rng, p_size, p_material))
+        return g.realise(self.caption_statement(scene, rng, p_size, p_material, p_position))
 
     @staticmethod
     def parse(caption: str) -> g.Statement | None:

@@ -26,7 +26,7 @@ from .scene import (
     relation_holds,
 )
 
-EXISTS, AND, REL, COUNT, NONE, PLURAL = "exists", "and", "rel", "count", "none", "plural"
+EXISTS, AND, REL, COUNT, NONE, PLURAL, POS = "exists", "and", "rel", "count", "none", "plural", "pos"
 
 # Templates per kind. Slots: {aK} "a red circle", {theK} "the red circle", {bareK} "red circle", {pl1} "red circles",
 # {rel} a relation phrase, {n} a number word. Templates marked bare are phrases (VL-CheckList style): no capital/period.
@@ -49,6 +49,7 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
     COUNT: ("there are {n} {pl1}", "{n} {pl1}", "there are exactly {n} {pl1}"),
     NONE: ("there is no {bare1}", "there are no {pl1}"),
     PLURAL: ("there are {pl1}", "there are multiple {pl1}"),
+    POS: ("{a1} {pos}", "there is {a1} {pos}", "{the1} is {pos}"),
 }
 # Singular forms of the COUNT templates, used when n == 1.
 COUNT_SINGULAR: tuple[str, ...] = ("there is {n} {bare1}", "{n} {bare1}", "there is exactly {n} {bare1}")
@@ -81,6 +82,24 @@ ADJECTIVES: dict[str, tuple[str, str]] = {
     **{w: ("material", w) for w in MATERIALS},
 }
 SINGULAR: dict[str, str] = {p: s for s, p in PLURALS.items()}
+# Absolute positions (POS statements: "a red circle on the left"): the object's centre lies in that outer third of
+# the image. Only the stand-in's pre-training captions use them (World.caption_statement's p_position).
+POSITIONS: tuple[str, ...] = ("on the left", "on the right", "at the top", "at the bottom")
+
+
+def position_holds(obj: SceneObject, position: str, image_size: int) -> bool:
+    """Whether `obj`'s centre lies in the outer third of the image that `position` names."""
+    cx, cy = obj.center
+    third = image_size / 3.0
+    if position == "on the left":
+        return cx < third
+    if position == "on the right":
+        return cx > 2 * third
+    if position == "at the top":
+        return cy < third
+    if position == "at the bottom":
+        return cy > 2 * third
+    raise ValueError(f"unknown position {position!r}; expected one of {POSITIONS}")
 
 
 @dataclass(frozen=True)
@@ -110,7 +129,7 @@ class NP:
 
 @dataclass(frozen=True)
 class Statement:
-    """The logical form of a caption: `kind` over `nps`, with a relation (REL) or number (COUNT)."""
+    """The logical form of a caption: `kind` over `nps`, with a relation (REL), a position (POS) or a number (COUNT)."""
 
     kind: str
     nps: tuple[NP, ...]
@@ -137,6 +156,7 @@ def realise(st: Statement) -> str:
         slots[f"the{k}"] = f"the {bare}"
         slots[f"pl{k}"] = np_.words(plural=True)
     slots["rel"] = st.relation or ""
+    slots["pos"] = st.relation or ""  # a POS statement keeps its position phrase in `relation`
     slots["n"] = NUMBERS[st.count] if st.count is not None and st.count < len(NUMBERS) else str(st.count)
     text = tmpl.format(**slots)
     if (st.kind, st.template) in BARE_TEMPLATES:
@@ -170,6 +190,8 @@ def _patterns() -> list[tuple[str, int, bool, re.Pattern[str]]]:
                 continue
             if name == "rel":
                 pattern += f"(?P<rel>{_alt(list(RELATION_ALIASES))})"
+            elif name == "pos":
+                pattern += f"(?P<pos>{_alt(list(POSITIONS))})"
             elif name == "n":
                 pattern += f"(?P<n>{_alt(list(NUMBERS))}|[0-9]+)"
             else:
@@ -223,7 +245,7 @@ def parse(caption: str) -> Statement | None:
             count = NUMBERS.index(raw) if raw in NUMBERS else int(raw)
             if count == 0 or singular != (count == 1):
                 return None
-        relation = RELATION_ALIASES[groups["rel"]] if groups.get("rel") else None
+        relation = RELATION_ALIASES[groups["rel"]] if groups.get("rel") else groups.get("pos")
         return Statement(kind, tuple(nps), idx, relation, count)
     return None
 
@@ -233,6 +255,10 @@ def witnesses(st: Statement, scene: Scene) -> list[tuple[int, ...]]:
     objs = scene.objects
     if st.kind == EXISTS:
         return [(i,) for i, o in enumerate(objs) if st.nps[0].matches(o)]
+    if st.kind == POS:
+        position = st.relation or ""
+        return [(i,) for i, o in enumerate(objs) if st.nps[0].matches(o)
+                and position_holds(o, position, scene.image_size)]
     if st.kind in (AND, REL):
         a, b = st.nps
         rel = st.relation

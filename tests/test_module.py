@@ -18,6 +18,7 @@ from ahnpl_lightning.data.sources import WorldSource
 from ahnpl_lightning.export import export_checkpoint
 from ahnpl_lightning.losses import AHNPLLoss
 from ahnpl_lightning.model import TINY_MODEL, register_model_configs
+from ahnpl_lightning.tools import export as export_tool
 from ahnpl_lightning.module import AHNPLModule, warmup_cosine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,26 +95,47 @@ def test_margin_state_resets_each_epoch(tiny_trainer_kwargs: dict) -> None:
     assert torch.all(module.loss.margin.theta == 0)
 
 
-def test_checkpoint_rebuilds_the_loss_configuration(tmp_path: Path, tiny_trainer_kwargs: dict) -> None:
-    loss = AHNPLLoss(itc_negatives=True, mhn_weight=0.0, perturbation=False, margin_weight=0.0)
+class ScaledITCLoss(AHNPLLoss):
+    """A user's loss subclass with an argument of its own: the ITC weight multiplied by `itc_factor`."""
+
+    def __init__(self, itc_factor: float = 2.0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.itc_factor = itc_factor
+
+    @property
+    def term_weights(self) -> dict[str, float]:
+        return {**super().term_weights, "itc": self.itc_weight * self.itc_factor}
+
+
+def test_checkpoint_rebuilds_the_loss_class_and_configuration(tmp_path: Path, tiny_trainer_kwargs: dict) -> None:
+    loss = ScaledITCLoss(itc_factor=3.0, mhn_weight=0.0, perturbation=False, margin_weight=0.0)
+    assert loss.init_args == {"itc_factor": 3.0, "mhn_weight": 0.0, "perturbation": False, "margin_weight": 0.0}
     module = AHNPLModule(loss=loss, lr=1e-3)
+    assert module.hparams["loss"]["class_path"] == "test_module.ScaledITCLoss"
     trainer = pl.Trainer(**{**tiny_trainer_kwargs, "max_steps": 2})
     trainer.fit(module, small_data())
     path = tmp_path / "m.ckpt"
     trainer.save_checkpoint(path)
     reloaded = AHNPLModule.load_from_checkpoint(path, map_location="cpu")
-    assert reloaded.loss.init_args["mhn_weight"] == 0.0 and reloaded.loss.init_args["perturbation"] is False
+    assert type(reloaded.loss) is ScaledITCLoss and reloaded.loss.itc_factor == 3.0
+    assert reloaded.loss.mhn_weight == 0.0 and reloaded.loss.perturbation is False
+    assert reloaded.loss.term_weights == loss.term_weights
     for key, value in module.state_dict().items():
         assert torch.equal(value, reloaded.state_dict()[key]), key
+    plain = AHNPLModule(loss=AHNPLLoss(loss_variant="released", renormalize=False))
+    assert plain.hparams["loss"]["class_path"] == "ahnpl_lightning.losses.AHNPLLoss"
+    with pytest.raises(ValueError, match="cannot be imported"):
+        AHNPLModule(loss={"class_path": "no_such_module.Loss", "init_args": {}})
 
 
-def test_export_loads_in_open_clip(tmp_path: Path, tiny_trainer_kwargs: dict) -> None:
+def test_export_loads_in_open_clip(tmp_path: Path, tiny_trainer_kwargs: dict,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
     module = AHNPLModule(lr=1e-3)
     trainer = pl.Trainer(**{**tiny_trainer_kwargs, "max_steps": 1})
     trainer.fit(module, small_data())
     ckpt = tmp_path / "m.ckpt"
     trainer.save_checkpoint(ckpt)
-    assert cli.main(["export", "--ckpt_path", str(ckpt), "--output", str(tmp_path / "w.pt")]) == 0
+    assert cli.main(["export", "--ckpt-path", str(ckpt), "--output", str(tmp_path / "w.pt")]) == 0
     register_model_configs()
     loaded, _, _ = open_clip.create_model_and_transforms(TINY_MODEL, pretrained=str(tmp_path / "w.pt"))
     for key, value in module.model.state_dict().items():
@@ -121,6 +143,33 @@ def test_export_loads_in_open_clip(tmp_path: Path, tiny_trainer_kwargs: dict) ->
     folder = export_checkpoint(ckpt, tmp_path / "exported")
     from_dir = open_clip.create_model(f"local-dir:{folder}")
     assert torch.equal(from_dir.text_projection, module.model.text_projection)
+    # the old flag spelling is a hidden alias; the old import path of `main` warns and still works
+    with pytest.warns(DeprecationWarning, match="tools.export"):
+        from ahnpl_lightning.export import main as old_main
+    assert old_main(["--ckpt_path", str(ckpt), "--output", str(tmp_path / "w2.pt")]) == 0
+    assert torch.equal(torch.load(tmp_path / "w2.pt")["text_projection"], module.model.text_projection)
+    assert "--ckpt_path" not in export_tool.build_parser().format_help()
+
+
+@pytest.mark.parametrize("kind", ["missing", "directory", "text", "plain_state_dict"])
+def test_export_says_what_is_wrong_with_the_checkpoint(kind: str, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bad.ckpt"
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "text":
+        path.write_text("not a checkpoint\n")
+    elif kind == "plain_state_dict":
+        torch.save({"text_projection": torch.zeros(2, 2)}, path)
+    assert export_tool.main(["--ckpt-path", str(path), "--output", str(tmp_path / "w.pt")]) == 2
+    err = capsys.readouterr().err
+    expected = {"missing": "not found", "directory": "a directory", "text": "not a PyTorch checkpoint",
+                "plain_state_dict": "not a Lightning checkpoint"}[kind]
+    assert str(path) in err and expected in err and "weights_only" not in err, err
+    assert not (tmp_path / "w.pt").exists()
+    with pytest.raises(SystemExit):
+        export_tool.main(["--output", str(tmp_path / "w.pt")])
+    assert "--ckpt-path" in capsys.readouterr().err
 
 
 def test_real_image_negatives_reach_the_loss(tiny_trainer_kwargs: dict) -> None:

@@ -19,7 +19,7 @@ TOOLS: dict[str, str] = {
     "world": "ahnpl_lightning.data.world.cli",
     "negatives": "ahnpl_lightning.data.negatives",
     "eval": "ahnpl_lightning.evaluation.run",
-    "export": "ahnpl_lightning.export",
+    "export": "ahnpl_lightning.tools.export",
 }
 
 

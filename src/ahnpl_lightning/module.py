@@ -1,7 +1,8 @@
-"""AHNPLModule: any open_clip model trained with `AHNPLLoss`. The science lives in `losses.py`; this is glue."""
+"""AHNPLModule: any open_clip model trained with `AHNPLLoss`. The science lives in `losses/`; this is glue."""
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -19,7 +20,7 @@ MAX_LOGIT_SCALE = 100.0
 
 
 def _no_weight_decay(name: str, param: Tensor) -> bool:
-    """Gains, biases and the logit scale are not decayed (open_clip's rule, REFERENCE.md section 3)."""
+    """Gains, biases and the logit scale are not decayed (open_clip's rule, docs/METHOD.md §3)."""
     return param.ndim < 2 or "bn" in name or "ln" in name or "bias" in name or "logit_scale" in name
 
 
@@ -31,10 +32,35 @@ def warmup_cosine(step: int, warmup_steps: int, total_steps: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
+def class_path(cls: type) -> str:
+    """The shortest import path of a class: `ahnpl_lightning.losses.AHNPLLoss`, not `...losses.ahnpl.AHNPLLoss`."""
+    parts = cls.__module__.split(".")
+    for end in range(1, len(parts) + 1):
+        module = importlib.import_module(".".join(parts[:end]))
+        if getattr(module, cls.__qualname__, None) is cls:
+            return f"{module.__name__}.{cls.__qualname__}"
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
 def loss_config(loss: AHNPLLoss) -> dict[str, Any]:
     """The class path and constructor arguments of a loss, so a checkpoint rebuilds it exactly."""
-    cls = type(loss)
-    return {"class_path": f"{cls.__module__}.{cls.__qualname__}", "init_args": dict(loss.init_args)}
+    return {"class_path": class_path(type(loss)), "init_args": dict(loss.init_args)}
+
+
+def build_loss(config: Mapping[str, Any]) -> AHNPLLoss:
+    """Rebuild a loss from `loss_config`'s output: its saved class (a subclass too) with its saved arguments."""
+    path = config.get("class_path") or class_path(AHNPLLoss)
+    module_name, _, name = str(path).rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ValueError(
+            f"the checkpoint's loss class {path!r} cannot be imported ({exc}); make it importable (install or put "
+            "its module on PYTHONPATH) or pass `loss=` explicitly"
+        ) from exc
+    if not (isinstance(cls, type) and issubclass(cls, AHNPLLoss)):
+        raise ValueError(f"the checkpoint's loss class {path!r} is not an AHNPLLoss subclass")
+    return cls(**config.get("init_args", {}))
 
 
 def _valid_negative_images(batch: Mapping[str, Tensor]) -> tuple[Tensor, Tensor]:
@@ -110,8 +136,8 @@ class AHNPLModule(LightningModule):
         channels_last: bool = False,
     ) -> None:
         super().__init__()
-        if isinstance(loss, Mapping):  # rebuilt from a checkpoint's hyper-parameters
-            loss = AHNPLLoss(**loss.get("init_args", {}))
+        if isinstance(loss, Mapping):  # rebuilt from a checkpoint's hyper-parameters: honour its class path
+            loss = build_loss(loss)
         self.loss = loss if loss is not None else AHNPLLoss()
         self._pending_finite: tuple[Tensor, Any, list[str], int] | None = None
         self.save_hyperparameters(ignore=["loss"])

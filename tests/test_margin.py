@@ -137,3 +137,22 @@ def test_deprecated_variant_argument_builds_the_released_margin() -> None:
     assert torch.allclose(margin(G, N, M), torch.zeros(2))  # lagged, as the released computation is
     assert type(AdaptiveMargin(2, variant="corrected")) is AdaptiveMargin
 
+
+
+def test_masked_entries_cannot_poison_theta() -> None:
+    """Invalid entries are selected away, not multiplied: a NaN there leaves theta finite (NaN * 0 = NaN)."""
+    n = N.clone()
+    n[2, 0] = float("nan")  # invalid entry (M[2, 0] is False)
+    n[1, 1] = float("inf")  # invalid entry
+    for cls in (AdaptiveMargin, ReleasedAdaptiveMargin):
+        for mode in ("mean", "max"):
+            margin = cls(2, mode=mode)
+            margin(G, n, M)
+            assert torch.isfinite(margin.theta).all(), (cls.__name__, mode, margin.theta)
+            assert torch.equal(margin.theta, _theta_after(cls, mode, N)), (cls.__name__, mode)
+
+
+def _theta_after(cls: type[AdaptiveMargin], mode: str, n: torch.Tensor) -> torch.Tensor:
+    margin = cls(2, mode=mode)
+    margin(G, n, M)
+    return margin.theta

@@ -57,8 +57,11 @@ def test_logit_scale_is_clamped_and_nan_raises(tiny_trainer_kwargs: dict) -> Non
     broken = AHNPLModule(lr=1e-3)
     with torch.no_grad():
         broken.model.text_projection.fill_(float("nan"))
-    with pytest.raises(FloatingPointError, match=r"non-finite '\w+' at global step 0"):
+    with pytest.raises(FloatingPointError, match=r"non-finite '\w+' at global step 0") as error:
         pl.Trainer(**{**tiny_trainer_kwargs, "max_steps": 1}).fit(broken, small_data())
+    message = str(error.value)
+    assert "non-finite 'itc'" in message and "text_features" in message and "already non-finite" in message
+    assert "learning rate = 2e-05" in message and "logit scale s = 14.29" in message  # warm-up 1/50, s = 1/0.07
 
 
 def test_lagged_finite_check_names_the_step_it_came_from(tiny_trainer_kwargs: dict) -> None:
@@ -68,6 +71,36 @@ def test_lagged_finite_check_names_the_step_it_came_from(tiny_trainer_kwargs: di
     with pytest.raises(FloatingPointError, match=r"non-finite '\w+' at global step 0"):
         pl.Trainer(**{**tiny_trainer_kwargs, "max_steps": 2}).fit(module, small_data())
     assert module.global_step == 1  # raised during the second step, about the first
+
+
+class _NaNImageSideAt:
+    """Wraps a loss: at training step `step` its image-side term (and so the total) becomes NaN."""
+
+    def __init__(self, module: AHNPLModule, step: int) -> None:
+        self.module, self.step, self.forward = module, step, module.loss.forward
+
+    def __call__(self, *args, **kwargs) -> dict[str, torch.Tensor]:
+        out = self.forward(*args, **kwargs)
+        if self.module.training and self.module.global_step == self.step:
+            out["mhn_image"] = out["mhn_image"] * float("nan")
+            out["loss"] = out["loss"] + out["mhn_image"]
+        return out
+
+
+@pytest.mark.parametrize("lagged", [True, False])
+def test_nan_at_the_last_step_raises_names_the_term_and_no_checkpoint_holds_it(
+    lagged: bool, tmp_path: Path, tiny_trainer_kwargs: dict
+) -> None:
+    module = AHNPLModule(lr=1e-3, check_finite_lagged=lagged)
+    module.loss.forward = _NaNImageSideAt(module, step=1)  # the second and last step
+    checkpoints = pl.callbacks.ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_train_steps=1, save_top_k=-1,
+                                               filename="{step}")
+    trainer = pl.Trainer(**{**tiny_trainer_kwargs, "max_steps": 2, "enable_checkpointing": True,
+                            "callbacks": [checkpoints]})
+    with pytest.raises(FloatingPointError, match=r"non-finite 'mhn_image' at global step 1 \(epoch 0\)") as error:
+        trainer.fit(module, small_data())
+    assert "also non-finite: loss" in str(error.value) and "the loss overflowed" in str(error.value)
+    assert sorted(path.name for path in (tmp_path / "ckpt").iterdir()) == ["step=1.ckpt"]  # not step=2
 
 
 def test_frozen_tower_builds_no_graph() -> None:

@@ -240,6 +240,8 @@ class AHNPLLoss(nn.Module):
         """All terms on the (gathered) global batch, each computed by :attr:`formulation` (docs/METHOD.md §2-3)."""
         rule = self.formulation
         zero = v.new_zeros(())
+        tn = rule.valid_only(tn, m)
+        vn_real = None if vn_real is None else rule.valid_only(vn_real, m)
         terms = dict.fromkeys(TERMS, zero)
         g = s * (v * t).sum(-1)  # [B]
         n = s * torch.einsum("bd,bkd->bk", v, tn)  # [B,K]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import torch
 from torch import Tensor
 
 from ahnpl_lightning.losses.contrastive import contrastive_loss
@@ -35,6 +36,11 @@ class Formulation:
     ) -> AdaptiveMargin:
         """The margin state: theta of the current batch."""
         return AdaptiveMargin(num_types, mode=mode, fixed=fixed, upper_bound=upper_bound, ema=ema)
+
+    def valid_only(self, features: Tensor, mask: Tensor) -> Tensor:
+        """Negative features [B,K,D] with the invalid ones selected to zero. Every term ignores them anyway; this way a
+        non-finite invalid entry cannot reach a loss value or a gradient (``NaN * 0`` is NaN in backward too)."""
+        return torch.where(mask[..., None], features, torch.zeros((), dtype=features.dtype, device=features.device))
 
     def itc(self, v: Tensor, t: Tensor, s: Tensor, negatives: Tensor | None, mask: Tensor) -> Tensor:
         """L_itc (eq. 1) with the invalid negatives masked out of the i2t columns."""

@@ -42,11 +42,21 @@ class ReleasedFormulation(Formulation):
     name = "released"
 
     def validate(self, loss: AHNPLLoss) -> None:
+        uses_k = {"mhn_weight": loss.mhn_weight, "margin_weight": loss.margin_weight,
+                  "ceclip_cross_weight": loss.ceclip_cross_weight}
+        if not loss.negative_types and any(weight > 0 for weight in uses_k.values()):
+            active = ", ".join(f"{name}={weight}" for name, weight in uses_k.items() if weight > 0)
+            raise ValueError(
+                "loss_variant='released' needs at least one negative type (K >= 1): its multimodal loss labels row i "
+                "with column i of the B x K*B logits and its margin loss averages over B x K entries; got "
+                f"negative_types=() with {active}. Give negative_types, set those weights to 0, or use "
+                "loss_variant='corrected'"
+            )
         if loss.positive_weight > 0:
             raise ValueError(
                 "loss_variant='released' never applies the positive margin (docs/METHOD.md §3); set positive_weight=0"
             )
-        if loss.perturbation and loss.renormalize:
+        if loss.mhn_weight > 0 and loss.mhn_image_weight > 0 and loss.perturbation and loss.renormalize:
             warnings.warn(
                 "loss_variant='released' with renormalize=True: the released code does not re-normalise the "
                 "perturbed image features; set renormalize=False for the exact released computation",
@@ -57,6 +67,10 @@ class ReleasedFormulation(Formulation):
         self, num_types: int, mode: MarginMode, fixed: float, upper_bound: float, ema: float
     ) -> AdaptiveMargin:
         return ReleasedAdaptiveMargin(num_types, mode=mode, fixed=fixed, upper_bound=upper_bound, ema=ema)
+
+    def valid_only(self, features: Tensor, mask: Tensor) -> Tensor:
+        """As released: invalid negatives keep their features (its ITC and L_mhn score every negative)."""
+        return features
 
     def itc(self, v: Tensor, t: Tensor, s: Tensor, negatives: Tensor | None, mask: Tensor) -> Tensor:
         return contrastive_loss(v, t, s, negatives, None)

@@ -31,7 +31,7 @@ from ahnpl_lightning.losses.ceclip import ceclip_intra_loss
 from ahnpl_lightning.losses.diagnostics import per_type_diagnostics
 from ahnpl_lightning.losses.formulation import Formulation
 from ahnpl_lightning.losses.gather import distributed_world_size, gather_mask, gather_with_grad
-from ahnpl_lightning.losses.image_negatives import perturb_images
+from ahnpl_lightning.losses.image_negatives import ImageNegativeScheme, make_image_negatives
 from ahnpl_lightning.losses.margin_hinge import margin_hinge
 from ahnpl_lightning.losses.positive import positive_margin_loss
 from ahnpl_lightning.losses.released import ReleasedFormulation
@@ -92,6 +92,7 @@ class AHNPLLoss(nn.Module):
         perturbation: bool = True,
         perturbation_scale: float = 1.0,
         renormalize: bool = True,
+        image_negative_scheme: ImageNegativeScheme = "translate",
         margin_weight: float = 0.2,
         margin_threshold: MarginMode = "mean",
         margin_fixed: float = 0.0,
@@ -104,7 +105,12 @@ class AHNPLLoss(nn.Module):
         ceclip_cross_weight: float = 0.0,
         gather_distributed: bool = True,
     ) -> None:
-        """Weights default to the released recipe (docs/METHOD.md §3); the released run never applies L_pos."""
+        """Weights default to the released recipe (docs/METHOD.md §3); the released run never applies L_pos.
+
+        ``perturbation`` switches the made image negatives on (real ones are used whenever given);
+        ``image_negative_scheme`` says how they are made (docs/METHOD.md §6): ``translate`` (the paper's, with
+        ``perturbation_scale`` and ``renormalize``), ``reflect`` or ``retrieve``.
+        """
         super().__init__()
         self.init_args: dict[str, Any] = _constructor_arguments(self)
         if loss_variant not in FORMULATIONS:
@@ -131,6 +137,11 @@ class AHNPLLoss(nn.Module):
         self.perturbation = perturbation
         self.perturbation_scale = perturbation_scale
         self.renormalize = renormalize
+        if image_negative_scheme not in ("translate", "reflect", "retrieve"):
+            raise ValueError(
+                f"image_negative_scheme must be 'translate', 'reflect' or 'retrieve', got {image_negative_scheme!r}"
+            )
+        self.image_negative_scheme: ImageNegativeScheme = image_negative_scheme
         self.margin_weight = margin_weight
         self.positive_weight = positive_weight
         self.ceclip_intra_weight = ceclip_intra_weight
@@ -169,7 +180,8 @@ class AHNPLLoss(nn.Module):
         self.positive_margin.reset()
 
     def _check_shapes(
-        self, image: Tensor, text: Tensor, negatives: Tensor, mask: Tensor, image_negatives: Tensor | None
+        self, image: Tensor, text: Tensor, negatives: Tensor, mask: Tensor, image_negatives: Tensor | None,
+        image_mask: Tensor | None,
     ) -> None:
         b, d = image.shape
         k = len(self.negative_types)
@@ -182,21 +194,20 @@ class AHNPLLoss(nn.Module):
             problems.append(f"negative_mask {tuple(mask.shape)} != (B, K) = {(b, k)}")
         if image_negatives is not None and image_negatives.shape != (b, k, d):
             problems.append(f"image_negative_features {tuple(image_negatives.shape)} != (B, K, D) = {(b, k, d)}")
+        if image_mask is not None and image_mask.shape != (b, k):
+            problems.append(f"image_negative_mask {tuple(image_mask.shape)} != (B, K) = {(b, k)}")
+        if image_mask is not None and image_negatives is None:
+            problems.append("image_negative_mask given without image_negative_features")
         if problems:
             detail = "; ".join(problems)
             raise ValueError(f"AHNPLLoss got inconsistent shapes (K = len(negative_types) = {k}): {detail}")
 
-    def _gather(
-        self, image: Tensor, text: Tensor, negatives: Tensor, mask: Tensor, image_negatives: Tensor | None
-    ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor | None]:
+    def _gather(self, *tensors: Tensor | None) -> tuple[Tensor | None, ...]:
+        """Every rank's tensors concatenated (features with gradient, boolean masks without); None stays None."""
         if not self.gather_distributed or distributed_world_size() == 1:
-            return image, text, negatives, mask, image_negatives
-        return (
-            gather_with_grad(image),
-            gather_with_grad(text),
-            gather_with_grad(negatives),
-            gather_mask(mask),
-            None if image_negatives is None else gather_with_grad(image_negatives),
+            return tensors
+        return tuple(
+            None if x is None else gather_mask(x) if x.dtype == torch.bool else gather_with_grad(x) for x in tensors
         )
 
     def forward(
@@ -207,42 +218,57 @@ class AHNPLLoss(nn.Module):
         negative_mask: Tensor,
         logit_scale: Tensor | float,
         image_negative_features: Tensor | None = None,
+        image_negative_mask: Tensor | None = None,
     ) -> dict[str, Tensor]:
         """Loss, raw terms and diagnostics for one (local) batch; see the class docstring for the keys.
 
-        ``image_negative_features`` [B,K,D]: real image hard negatives aligned with the K text negatives (validity =
-        ``negative_mask``); used instead of the embedding perturbation on the image side of L_mhn when given.
-        Computed with autocast disabled, half-precision inputs upcast to float32.
+        ``image_negative_features`` [B,K,D]: real image hard negatives aligned with the K text negatives, with their
+        validity ``image_negative_mask`` [B,K] (default: ``negative_mask``). Where a real one is valid it is used on
+        the image side of L_mhn; where it is not but the text negative is, the configured scheme makes one (when
+        ``perturbation``). Computed with autocast disabled, half-precision inputs upcast to float32.
         """
-        self._check_shapes(image_features, text_features, negative_features, negative_mask, image_negative_features)
+        self._check_shapes(image_features, text_features, negative_features, negative_mask, image_negative_features,
+                           image_negative_mask)
+        if image_negative_features is not None and image_negative_mask is None:
+            image_negative_mask = negative_mask
         with torch.autocast(device_type=image_features.device.type, enabled=False):
-            v, t, tn, m, vn_real = self._gather(
+            v, t, tn, m, vn_real, vn_mask = self._gather(
                 _upcast(image_features),
                 _upcast(text_features),
                 _upcast(negative_features),
                 negative_mask.bool(),
                 None if image_negative_features is None else _upcast(image_negative_features),
+                None if image_negative_mask is None else image_negative_mask.bool(),
             )
             scale = _upcast(torch.as_tensor(logit_scale, device=v.device)).to(v.dtype)
-            return self._compute(v, t, tn, m, scale, vn_real)
+            return self._compute(v, t, tn, m, scale, vn_real, vn_mask)
 
-    def _image_negatives(self, v: Tensor, t: Tensor, tn: Tensor, vn_real: Tensor | None) -> Tensor | None:
-        """The image negatives of L_mhn's image side: the real ones when given, else the perturbation (or None)."""
-        if vn_real is not None:
-            return vn_real
-        if not self.perturbation:
-            return None
-        return perturb_images(v, t, tn, self.perturbation_scale, self.renormalize)
+    def _image_negatives(
+        self, v: Tensor, t: Tensor, tn: Tensor, m: Tensor, vn_real: Tensor | None, vn_mask: Tensor | None
+    ) -> tuple[Tensor, Tensor] | None:
+        """The image side's negatives and validity: real ones where valid, made ones (the scheme) elsewhere."""
+        made = None
+        if self.perturbation:
+            made = make_image_negatives(
+                self.image_negative_scheme, v, t, tn, m, self.perturbation_scale, self.renormalize
+            )
+        if vn_real is None or vn_mask is None:
+            return made
+        if made is None:
+            return vn_real, vn_mask
+        return torch.where(vn_mask[..., None], vn_real, made[0]), vn_mask | made[1]
 
     def _compute(
-        self, v: Tensor, t: Tensor, tn: Tensor, m: Tensor, s: Tensor, vn_real: Tensor | None
+        self, v: Tensor, t: Tensor, tn: Tensor, m: Tensor, s: Tensor, vn_real: Tensor | None, vn_mask: Tensor | None
     ) -> dict[str, Tensor]:
         """All terms on the (gathered) global batch, each computed by :attr:`formulation` (docs/METHOD.md §2-3)."""
         rule = self.formulation
         zero = v.new_zeros(())
         tn = rule.valid_only(tn, m)
-        vn_real = None if vn_real is None else rule.valid_only(vn_real, m)
+        if vn_real is not None and vn_mask is not None:
+            vn_real = rule.valid_only(vn_real, vn_mask)
         terms = dict.fromkeys(TERMS, zero)
+        image_valid = zero
         g = s * (v * t).sum(-1)  # [B]
         n = s * torch.einsum("bd,bkd->bk", v, tn)  # [B,K]
 
@@ -251,9 +277,10 @@ class AHNPLLoss(nn.Module):
 
         if self.mhn_weight > 0:
             terms["mhn_text"] = rule.mhn_text(g, n, t, tn, m, s)
-            vn = self._image_negatives(v, t, tn, vn_real) if self.mhn_image_weight > 0 else None
-            if vn is not None:
-                terms["mhn_image"] = rule.mhn_image(g, v, t, vn, m, s)
+            image_side = self._image_negatives(v, t, tn, m, vn_real, vn_mask) if self.mhn_image_weight > 0 else None
+            if image_side is not None:
+                terms["mhn_image"] = rule.mhn_image(g, v, t, image_side[0], image_side[1], s)
+                image_valid = image_side[1].float().mean()
 
         margin_on = self.margin_weight > 0 or self.ceclip_cross_weight > 0
         theta = self.margin(g, n, m) if margin_on else self.margin.theta.detach().clone()
@@ -278,4 +305,5 @@ class AHNPLLoss(nn.Module):
         out: dict[str, Tensor] = {"loss": sum((weights[name] * terms[name] for name in TERMS), zero)}
         out.update(terms)
         out.update(per_type_diagnostics(self.negative_types, g, n, m, theta, hinge, alpha))
+        out["image_negative_valid"] = image_valid.detach()  # share of (i, k) with an image negative on the image side
         return out

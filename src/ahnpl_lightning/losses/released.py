@@ -52,6 +52,11 @@ class ReleasedFormulation(Formulation):
                 f"negative_types=() with {active}. Give negative_types, set those weights to 0, or use "
                 "loss_variant='corrected'"
             )
+        if loss.image_negative_scheme != "translate":
+            raise ValueError(
+                "loss_variant='released' makes its image negatives by translation (docs/METHOD.md §3); got "
+                f"image_negative_scheme={loss.image_negative_scheme!r}. Use loss_variant='corrected' for other schemes"
+            )
         if loss.positive_weight > 0:
             raise ValueError(
                 "loss_variant='released' never applies the positive margin (docs/METHOD.md §3); set positive_weight=0"

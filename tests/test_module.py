@@ -260,7 +260,7 @@ def test_clip_finetune_skips_negative_encoding_in_training_only() -> None:
     torch.testing.assert_close(features["negative_features"][0, 0], features["negative_features"][1, 4])
 
 
-@pytest.mark.parametrize("baseline", ["clip_finetune", "negclip", "ceclip", "ahnpl_released"])
+@pytest.mark.parametrize("baseline", ["clip_finetune", "negclip", "ceclip", "ceclip_released", "ahnpl_released"])
 def test_baseline_configs_fit(baseline: str, tmp_path: Path) -> None:
     cli.main([
         "fit", "-c", small_ahnpl_config(tmp_path),
@@ -275,5 +275,54 @@ def test_baseline_configs_fit(baseline: str, tmp_path: Path) -> None:
     hparams = torch.load(ckpt, map_location="cpu", weights_only=False)["hyper_parameters"]
     init_args = hparams["loss"]["init_args"]
     expected = {"clip_finetune": ("corrected", False), "negclip": ("corrected", True), "ceclip": ("corrected", True),
-                "ahnpl_released": ("released", True)}[baseline]
+                "ceclip_released": ("released", True), "ahnpl_released": ("released", True)}[baseline]
     assert (init_args["loss_variant"], init_args["itc_negatives"]) == expected
+
+
+# Every config under configs/baselines and configs/recipes, stacked as its header says, with what it must print.
+CONFIG_STACKS = {
+    "clip_finetune": (["baselines/clip_finetune.yaml"], ["gradient_clip_val: 1.0", "itc_negatives: false"]),
+    "negclip": (["baselines/negclip.yaml"], ["gradient_clip_val: 1.0", "mhn_weight: 0.0"]),
+    "ceclip": (["baselines/ceclip.yaml"], ["gradient_clip_val: 1.0", "loss_variant: corrected",
+                                           "margin_upper_bound: 10.0", "ceclip_intra_weight: 0.3"]),
+    "ceclip_released": (["baselines/ceclip_released.yaml"], ["gradient_clip_val: null", "loss_variant: released",
+                                                             "reset_margin_each_epoch: true"]),
+    "ahnpl_released": (["baselines/ahnpl_released.yaml"], ["gradient_clip_val: null", "loss_variant: released",
+                                                           "image_negative_scheme: translate"]),
+    "ahnpl_paper_recipe": (["data/coco.yaml", "recipes/vitb32_paper.yaml", "trainer/gpu.yaml"],
+                           ["gradient_clip_val: null", "lr: 2.0e-05", "image_negative_scheme: reflect"]),
+    "ceclip_recipe": (["baselines/ceclip_released.yaml", "data/coco.yaml", "recipes/vitb32_paper.yaml",
+                       "trainer/gpu.yaml", "recipes/ceclip.yaml"],
+                      ["gradient_clip_val: null", "lr: 5.0e-06", "precision: 16-mixed", "batch_size: 256",
+                       "weight_decay: 0.1", "max_epochs: 10", "model_name: ViT-B-32-quickgelu"]),
+    "negclip_recipe": (["baselines/negclip.yaml", "data/negclip.yaml", "recipes/vitb32_paper.yaml",
+                        "trainer/gpu.yaml", "recipes/negclip.yaml"],
+                       ["gradient_clip_val: null", "lr: 1.0e-06", "precision: 16-mixed", "batch_size: 256",
+                        "weight_decay: 0.2", "max_epochs: 5", "model_name: ViT-B-32-quickgelu"]),
+}
+
+
+def test_every_baseline_and_recipe_config_is_covered() -> None:
+    shipped = {f"{path.parent.name}/{path.name}" for folder in ("baselines", "recipes")
+               for path in (ROOT / "configs" / folder).glob("*.yaml")}
+    stacked = {path for stack, _ in CONFIG_STACKS.values() for path in stack}
+    assert shipped <= stacked, shipped - stacked
+    for name in shipped:
+        header = (ROOT / "configs" / name).read_text().split("\ntrainer:")[0]
+        assert "Clipping:" in header, f"{name}: the header must say what it does about gradient clipping"
+
+
+@pytest.mark.parametrize("name", list(CONFIG_STACKS))
+def test_baseline_and_recipe_configs_stack_and_say_what_they_run(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack, expected = CONFIG_STACKS[name]
+    args = ["fit", "-c", str(ROOT / "configs" / "ahnpl.yaml")]
+    for path in stack:
+        args += ["-c", str(ROOT / "configs" / path)]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([*args, "--print_config"])
+    assert exit_info.value.code in (0, None)
+    out = capsys.readouterr().out
+    missing = [line for line in expected if line not in out]
+    assert not missing, (name, missing)

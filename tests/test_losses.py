@@ -1,4 +1,4 @@
-"""AHNPLLoss against an independent pure-Python loop reference (REFERENCE.md 2 and 3), plus safety and gradients."""
+"""AHNPLLoss against an independent pure-Python loop reference (docs/METHOD.md §2 and §3), plus safety and gradients."""
 
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ def ref_corrected(v, t, tn, m, s, w=(0.2, 1.0, 0.2, 0.0, 0.0, 0.0), gamma=1.0) -
 
 
 def ref_released(v, t, tn, m, s, theta: list[float], image_weight: float = 1.0) -> dict[str, float]:
-    """Released single-process computation (REFERENCE.md 3): B x KB mhn logits, unmasked ITC, lagged theta."""
+    """Released single-process computation (docs/METHOD.md §3): B x KB mhn logits, unmasked ITC, lagged theta."""
     b, k = len(v), len(tn[0])
     flat_t = [tn[j][q] for j in range(b) for q in range(k)]
     flat_v = [[v[j][d] + tn[j][q][d] - t[j][d] for d in range(len(v[j]))] for j in range(b) for q in range(k)]

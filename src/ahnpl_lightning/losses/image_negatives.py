@@ -4,8 +4,8 @@ Each scheme maps (v [B,D], t [B,D], t_k [B,K,D], m [B,K]) to image negatives v-_
 
 * ``translate`` (the paper's perturbation, eq. 2): v-_ik = v_i + gamma * sg(t_ik - t_i), optionally re-normalised.
   Degenerate: s<t_i, v-_ik> - s<t_i, v_i> = gamma * s(<t_i, t_ik> - 1) does not depend on v, so without
-  re-normalisation the image tower gets no gradient from the image side; with it, a small one that narrows the
-  image's margin between t_i and t_ik (§6.1, measured in ``results/image_negatives.md``).
+  re-normalisation the image tower gets no gradient from the image side; with it, one that narrows the image's
+  margin between t_i and t_ik (§6.1, measured in ``results/image_negatives.md``).
 * ``reflect`` (ours, eq. 13): v-_ik = H_ik v_i with H_ik = I - 2 u u^T, u = sg(t_i - t_ik) / |t_i - t_ik|, the
   mirror that swaps t_i and t_ik (unit vectors). It agrees with the translation at v_i = t_i and is an isometry, so
   <t_i, v-_ik> = <t_ik, v_i>: the image side then scores v_i against t_ik exactly as the text side does, and its

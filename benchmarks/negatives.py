@@ -32,7 +32,8 @@ def synthetic_captions(n: int, seed: int = 0) -> list[str]:
     """``n`` COCO-like captions with a COCO-train-sized vocabulary: the real captions with each content word
     replaced, with probability 0.6, by a random sense-tagged WordNet word of the same class (~18k distinct words)."""
     from ahnpl_lightning.data.negatives import inflect_verb, pluralize
-    from ahnpl_lightning.data.tagger import get_lexicon, get_tagger, tokenize
+    from ahnpl_lightning.data.negatives.lexicon.words import get_lexicon
+    from ahnpl_lightning.data.negatives.tagger import get_tagger, tokenize
 
     lexicon = get_lexicon()
     pools = {pos: sorted(w for (w, p), c in lexicon.counts.items() if p == pos and c > 0 and w.isalpha()
@@ -149,7 +150,7 @@ def quality_report(seed: int = 0) -> dict:
     captions = coco_captions()
     results = generator.generate_many(captions)
     n = len(captions)
-    multi_noun = [i for i, c in enumerate(captions) if len(generator._noun_units(generator.parse(c))) >= 2]
+    multi_noun = [i for i, c in enumerate(captions) if len(generator.parse(c).noun_units()) >= 2]
     emitted = [(c, r[k]) for c, r in zip(captions, results) for k in ALL_TYPES if r[k] is not None]
     report = {f"{k}_coverage": round(sum(r[k] is not None for r in results) / n, 4) for k in ALL_TYPES}
     report.update({

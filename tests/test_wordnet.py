@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from ahnpl_lightning.data import wordnet as wnmod
-from ahnpl_lightning.data.tagger import BuiltinTagger, get_lexicon, get_tagger, tokenize
-from ahnpl_lightning.data.wordnet_index import WordNetIndex, get_wordnet_index, synset_id
+from ahnpl_lightning.data.negatives import tagger as tagmod
+from ahnpl_lightning.data.negatives.lexicon import wordnet as wnmod
+from ahnpl_lightning.data.negatives.lexicon.wordnet_index import WordNetIndex, get_wordnet_index, synset_id
+from ahnpl_lightning.data.negatives.lexicon.words import get_lexicon
+from ahnpl_lightning.data.negatives.tagger import BuiltinTagger, get_tagger, tokenize
 
 
 def test_lexnames_match_wordnet_standard_order() -> None:
@@ -96,7 +98,6 @@ def test_builtin_tagger_accuracy_on_hand_tagged_captions() -> None:
 
 def test_nltk_backend_is_used_when_available(monkeypatch: pytest.MonkeyPatch) -> None:
     import nltk.tag.perceptron as perceptron
-    from ahnpl_lightning.data import tagger as tagmod
 
     class FakePerceptron:
         def tag(self, words: list[str]) -> list[tuple[str, str]]:

@@ -65,7 +65,8 @@ def test_tokenize_keeps_spans_and_splits_clitics() -> None:
     [
         ("A man rides a bike down the street.", "DT NN VBZ DT NN RP DT NN ."),
         ("Two dogs play in the park.", "CD NNS VBP IN DT NN ."),
-        ("A red car parked next to a blue bus.", "DT JJ NN VBD RB TO DT JJ NN ."),
+        # a reduced relative after a noun is a participle (Penn: VBN); before 0.2 this said VBD
+        ("A red car parked next to a blue bus.", "DT JJ NN VBN RB TO DT JJ NN ."),
         ("A small white dog sleeping on a couch.", "DT JJ JJ NN VBG IN DT NN ."),
         ("A woman is holding an umbrella.", "DT NN VBZ VBG DT NN ."),
         ("a red and white train and a man riding a bicycle", "DT JJ CC JJ NN CC DT NN VBG DT NN"),

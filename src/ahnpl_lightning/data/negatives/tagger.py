@@ -116,7 +116,7 @@ class BuiltinTagger:
             for lemma in lex.lemmas(w, pos):
                 freq = lex.count(lemma, pos) + 1
                 if pos == "n":
-                    tag = "NN" if lemma == w else "NNS"
+                    tag = "NN" if lemma == w and not _plurale_tantum(w) else "NNS"
                 elif pos == "v":
                     tag = _verb_form_tag(w, lemma)
                 elif pos == "a":
@@ -139,8 +139,14 @@ class BuiltinTagger:
         for i, word in enumerate(lowered):
             prev = tags[i - 1] if i else "START"
             nxt = lowered[i + 1] if i + 1 < len(lowered) else None
-            tags.append(self._tag_one(word, i, lowered, tags, prev, nxt))
+            tag = self._tag_one(word, i, lowered, tags, prev, nxt)
+            if tag == "NN" and i and words[i][:1].isupper() and self._unknown(word):
+                tag = "NNP"  # an unknown capitalised word inside a caption: a name ("Leizan trees")
+            tags.append(tag)
         return tags
+
+    def _unknown(self, word: str) -> bool:
+        return all(word not in self.lexicon.words[pos] for pos in ("n", "v", "a", "r")) and word not in _CLOSED
 
     def _next_class(self, nxt: str | None) -> str:
         """Coarse class of the next word: a closed tag, END, or the set of open classes as 'n|v|a'."""
@@ -172,12 +178,19 @@ class BuiltinTagger:
             if word == "her":
                 return "PRP$" if np_follows else "PRP"
             return "DT" if np_follows and prev not in _NOUNISH else "WDT"
+        if word == "can" and prev in {"DT", "JJ", "NN"} and i > 1 and nclass in {"IN", "END", ",", "CC"}:
+            return "NN"  # "a watering can on the sill"
         if word in _CLOSED:
             return _CLOSED[word]
         readings = self.readings(word)
         if len(readings) == 1:
             only = readings[0].tag
-            return "VBN" if only == "VBD" and words[i - 1 if i else 0] in _BE_FORMS else only
+            if only == "VBD" and (words[i - 1 if i else 0] in _BE_FORMS or prev in _NOUNISH and (
+                    words[i - 1] not in _SUBJECT_PRONOUNS) or next_open & {"n"} and prev != "START"):
+                return "VBN"  # passive, reduced relative ("a clock displayed against") or modifier ("diced meat")
+            if only == "VB" and (prev == "NNS" or i and words[i - 1] in _PLURAL_SUBJECTS):
+                return "VBP"  # "two players compete in"
+            return only
         by = {r.coarse: r for r in readings}
         noun, verb, adj = by.get("n"), by.get("v"), by.get("a")
         prev_word = words[i - 1] if i else ""
@@ -191,9 +204,13 @@ class BuiltinTagger:
                 return "VBN"
             if adj:
                 return adj.tag  # predicative: "is full of"
+        if prev == "IN" and verb and verb.tag == "VBG" and noun and prev_word not in _GERUND_PREPOSITIONS and (
+                nclass not in {"DT", "PRP$", "PRP", "CD", "RP"}):
+            return noun.tag  # no object follows: a noun ("with writing on top", "show of clothing")
         if prev in _NP_OPENERS or prev in {"CC", "START"} or prev_word in _BE_FORMS:
-            if verb and verb.tag == "VBG" and nclass in {"DT", "PRP$", "RP", "IN", "TO", "PRP", "CD"}:
-                return "VBG"  # a gerund taking an object: "of blowing out"
+            if verb and verb.tag == "VBG" and nclass in {"DT", "PRP$", "RP", "IN", "TO", "PRP", "CD"} and (
+                    prev in {"IN", "CC", "START"} or prev_word in _BE_FORMS):
+                return "VBG"  # a gerund taking an object: "of blowing out" (never after a/the: "the building")
             if next_open & {"n", "a"} or nclass == "CD":  # modifier slot: "a red car", "a parked car"
                 if adj and (not noun or adj.freq * 3 >= noun.freq):
                     return adj.tag
@@ -208,18 +225,55 @@ class BuiltinTagger:
         if prev in _NOUNISH and verb:
             vtag = verb.tag
             if vtag in {"VBG", "VBN", "VBD"} and (vtag == "VBG" or not noun or noun.tag != "NNS"):
+                if vtag == "VBD" and prev_word not in _SUBJECT_PRONOUNS:
+                    return "VBN"  # after a noun, captions use the participle: "a bus parked by the road"
                 return vtag
+            number = _np_number(words, tags, i)
+            if vtag == "VBZ" and noun and noun.tag == "NNS" and prev == "NN" and (
+                    number == "pl" or number == "bare" and i > 1 and tags[i - 2] == "IN"):
+                return "NNS"  # the plural head of a compound: "two traffic signs", "in animal prints"
             plural_subject = prev == "NNS" or prev_word in _PLURAL_SUBJECTS
             follows = nclass in _VERB_FOLLOWERS
             verb_likely = not noun or verb.freq * 2 >= noun.freq
-            if vtag == "VBZ" and not plural_subject and follows and nclass != "END" and verb_likely:
-                return "VBZ"
-            if vtag == "VB" and plural_subject and follows:
+            if vtag == "VBZ" and not plural_subject and (
+                    follows and nclass != "END" and verb_likely or number == "sg" and prev == "NN"
+                    or noun is not None and verb.freq >= 3 * noun.freq):
+                return "VBZ"  # "a man walks toward", "another person watches.", "a kite surfer gets high"
+            last_cc = max((k for k, t in enumerate(tags) if t == "CC"), default=-1)
+            coordinated = last_cc >= 0 and not any(t in _FINITE or t == "IN" for t in tags[last_cc:])
+            if vtag == "VB" and (plural_subject or coordinated) and follows:
                 return "VBP"
         best = readings[0]
         if best.tag in {"VB", "VBZ"} and noun and prev not in {"NNS", "PRP", "RB", "START", "CC"}:
             return noun.tag  # a bare verb is ungrammatical here: "a kitchen sink"
         return best.tag
+
+
+_GERUND_PREPOSITIONS = {"while", "by", "for", "after", "before", "without", "when", "from", "about"}
+_SUBJECT_PRONOUNS = {"he", "she", "it", "they", "we", "i", "you", "who"}
+_FINITE = {"VBZ", "VBP", "VBD", "MD"}
+_SINGULAR_DETERMINERS = {"a", "an", "another", "one", "this", "that", "each", "every"}
+_PLURAL_DETERMINERS = {"these", "those", "several", "many", "few", "both", "multiple", "various", "numerous"}
+_NP_INSIDE = {"NN", "NNS", "JJ", "JJR", "JJS", "VBN", "CD", "DT", "PRP$", "POS", "CC", ","}
+
+
+def _np_number(words: list[str], tags: list[str], i: int) -> str:
+    """Number of the noun phrase that ends just before ``i``, from its determiner or number word: "sg", "pl", or
+    "bare" (none found)."""
+    j = i - 1
+    while j >= 0 and tags[j] in _NP_INSIDE and tags[j] not in {"CC", ","}:
+        word = words[j]
+        if word in _SINGULAR_DETERMINERS:
+            return "sg"
+        if word in _PLURAL_DETERMINERS or tags[j] == "CD" and word not in {"one", "1"}:
+            return "pl"
+        j -= 1
+    return "bare"
+
+
+def _plurale_tantum(word: str) -> bool:
+    """A noun whose lemma is plural in form ("scissors", "pants", "jeans"): tagged NNS like any plural."""
+    return word.endswith("s") and not word.endswith(("ss", "us", "is", "ys", "as", "os", "ns")) and len(word) > 4
 
 
 def _verb_form_tag(word: str, lemma: str) -> str:

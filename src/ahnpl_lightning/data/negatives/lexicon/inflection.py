@@ -1,8 +1,10 @@
-"""English inflection for replacements: noun plurals, verb forms by Penn tag, the a/an article, letter case."""
+"""English inflection for replacements: noun plurals, verb forms by Penn tag (lemminflect), a/an, letter case."""
 
 from __future__ import annotations
 
-from ahnpl_lightning.data.negatives.lexicon.words import IRREGULAR_PLURALS, Lexicon, get_lexicon
+import functools
+
+from ahnpl_lightning.data.negatives.lexicon.words import IRREGULAR_PLURALS, Lexicon
 
 __all__ = ["pluralize", "inflect_verb", "article_for", "match_case"]
 
@@ -24,12 +26,27 @@ _VERB_IRREGULAR: dict[str, tuple[str, str]] = {  # lemma -> (past, past particip
 }
 
 
+@functools.lru_cache(maxsize=65536)
+def _lemminflect(lemma: str, tag: str) -> str | None:
+    """lemminflect's first form of ``lemma`` for Penn ``tag`` (its shipped tables, then its rules), or None."""
+    from lemminflect import getInflection
+
+    forms = getInflection(lemma, tag=tag)
+    return forms[0] if forms else None
+
+
 def pluralize(noun: str) -> str:
-    """English plural of a singular noun (curated irregulars, then the regular spelling rules)."""
-    if noun in IRREGULAR_PLURALS.values():
-        return next(p for p, s in IRREGULAR_PLURALS.items() if s == noun)
+    """English plural of a singular noun: curated irregulars, then lemminflect; a collocation inflects its head."""
+    if " " in noun or "_" in noun:
+        *head, last = noun.replace("_", " ").split(" ")
+        return " ".join([*head, pluralize(last)])
+    if noun in _SINGULAR_TO_PLURAL:
+        return _SINGULAR_TO_PLURAL[noun]
     if noun.endswith("man") and len(noun) > 3 and noun not in {"human", "german", "shaman"}:
         return noun[:-3] + "men"
+    form = _lemminflect(noun, "NNS")
+    if form:
+        return form
     if noun.endswith(("s", "x", "z", "ch", "sh")):
         return noun + "es"
     if noun.endswith("y") and len(noun) > 1 and noun[-2] not in "aeiou":
@@ -39,58 +56,27 @@ def pluralize(noun: str) -> str:
     return noun + "s"
 
 
-def _third_person(verb: str) -> str:
-    if verb in {"have", "be", "do", "go"}:
-        return {"have": "has", "be": "is", "do": "does", "go": "goes"}[verb]
-    if verb.endswith(("s", "x", "z", "ch", "sh", "o")):
-        return verb + "es"
-    if verb.endswith("y") and verb[-2:-1] not in ("a", "e", "i", "o", "u"):
-        return verb[:-1] + "ies"
-    return verb + "s"
+_SINGULAR_TO_PLURAL = {singular: plural for plural, singular in reversed(IRREGULAR_PLURALS.items())}
 
 
 def inflect_verb(lemma: str, tag: str, lexicon: Lexicon | None = None) -> str:
-    """``lemma`` in the form of Penn tag ``tag`` (VB/VBP, VBZ, VBG, VBD, VBN); WordNet's verb.exc for the rest."""
+    """``lemma`` in the form of Penn tag ``tag`` (VB/VBP, VBZ, VBG, VBD, VBN): curated irregulars, then lemminflect
+    ("spread" -> "spread", never "spreaded"); a phrasal lemma ("pick_up") inflects its first word."""
+    if "_" in lemma or " " in lemma:
+        first, *rest = lemma.replace("_", " ").split(" ")
+        return " ".join([inflect_verb(first, tag, lexicon), *rest])
     if tag in {"VB", "VBP"}:
         return lemma
-    if tag == "VBZ":
-        return _third_person(lemma)
-    exceptions = _inverse_verb_exceptions(lexicon).get(lemma, ())
-    if tag == "VBG":
-        for form in exceptions:
-            if form.endswith("ing"):
-                return form
-        if lemma.endswith("ie"):
-            return lemma[:-2] + "ying"
-        if lemma.endswith("e") and not lemma.endswith(("ee", "ye", "oe")) and len(lemma) > 2:
-            return lemma[:-1] + "ing"
-        return lemma + "ing"
-    if lemma in _VERB_IRREGULAR:
+    if tag in {"VBD", "VBN"} and lemma in _VERB_IRREGULAR:
         return _VERB_IRREGULAR[lemma][1 if tag == "VBN" else 0]
-    past = [f for f in exceptions if not f.endswith(("ing", "s"))]
-    if past:
-        participles = [f for f in past if f.endswith("n")]
-        return (participles or past)[0] if tag == "VBN" else ([f for f in past if f not in participles] or past)[0]
-    if lemma.endswith("e"):
-        return lemma + "d"
-    if lemma.endswith("y") and lemma[-2:-1] not in ("a", "e", "i", "o", "u"):
-        return lemma[:-1] + "ied"
-    return lemma + "ed"
-
-
-_INVERSE_EXC: dict[int, dict[str, tuple[str, ...]]] = {}
-
-
-def _inverse_verb_exceptions(lexicon: Lexicon | None) -> dict[str, tuple[str, ...]]:
-    lex = lexicon or get_lexicon()
-    hit = _INVERSE_EXC.get(id(lex))
-    if hit is None:
-        inverse: dict[str, list[str]] = {}
-        for form, lemmas in sorted(lex.exceptions["v"].items()):
-            for lemma in lemmas:
-                inverse.setdefault(lemma, []).append(form)
-        hit = _INVERSE_EXC[id(lex)] = {k: tuple(v) for k, v in inverse.items()}
-    return hit
+    form = _lemminflect(lemma, tag)
+    if form:
+        return form
+    if tag == "VBZ":
+        return lemma + ("es" if lemma.endswith(("s", "x", "z", "ch", "sh", "o")) else "s")
+    if tag == "VBG":
+        return (lemma[:-1] if lemma.endswith("e") and not lemma.endswith("ee") else lemma) + "ing"
+    return lemma + ("d" if lemma.endswith("e") else "ed")
 
 
 def article_for(word: str) -> str:

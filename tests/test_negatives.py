@@ -53,9 +53,10 @@ def test_public_contract() -> None:
 
 def test_relation_swaps_subject_and_object_keeping_number(gen: NegativeGenerator) -> None:
     assert gen.generate("A dog chasing a cat on the grass.")["relation"] == "A cat chasing a dog on the grass."
-    assert gen.generate("Two dogs play in the park.")["relation"] == "Two parks play in the dog."
+    # each slot keeps its number (before 0.2 this test swapped anything: "Two parks play in the dog", issue 14)
+    assert gen.generate("Two dogs chasing a cat.")["relation"] == "Two cats chasing a dog."
     # a/an follows the moved word
-    assert gen.generate("A woman is eating an orange.")["relation"] == "An orange is eating a woman."
+    assert gen.generate("An elephant chasing a dog.")["relation"] == "A dog chasing an elephant."
 
 
 def test_relation_invalid_with_one_noun_or_coordination(gen: NegativeGenerator) -> None:

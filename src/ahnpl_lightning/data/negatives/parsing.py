@@ -5,13 +5,21 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ahnpl_lightning.data.negatives.lexicon.inflection import article_for, match_case
 from ahnpl_lightning.data.negatives.lexicon.words import IRREGULAR_PLURALS, Lexicon
 from ahnpl_lightning.data.negatives.tagger import tokenize
-from ahnpl_lightning.data.negatives.vocabulary import ADJ_TAGS, ALPHA, NON_CONTENT_NOUNS, NP_TAGS, VERB_TAGS
+from ahnpl_lightning.data.negatives.vocabulary import (
+    ADJ_TAGS,
+    ALPHA,
+    NON_CONTENT_NOUNS,
+    NP_TAGS,
+    PLURALIA_TANTUM,
+    VERB_TAGS,
+)
 
-__all__ = ["Parsed", "Parser", "render", "fix_articles"]
+__all__ = ["Parsed", "Parser", "render", "replace_span", "fix_articles"]
 
 
 @dataclass
@@ -23,6 +31,7 @@ class Parsed:
     spans: list[tuple[int, int]]
     tags: list[str]
     lemmas: list[str | None]
+    roles: Any = None  # the ``roles.Roles`` of this caption, set by ``NegativeGenerator.generate``
 
     def content(self, tags: set[str] | frozenset[str], stop: frozenset[str]) -> list[int]:
         """Positions of alphabetic words tagged in ``tags`` whose word and lemma are not in ``stop``."""
@@ -56,6 +65,8 @@ class Parser:
         if lemma is None:
             if pos == "n" and word in IRREGULAR_PLURALS:
                 lemma = IRREGULAR_PLURALS[word]
+            elif pos == "n" and word in PLURALIA_TANTUM:
+                lemma = word
             else:
                 found = self.lexicon.lemmas(word, pos)
                 lemma = found[0] if found else word
@@ -84,6 +95,17 @@ def render(parsed: Parsed, edits: dict[int, str]) -> str:
     for index in sorted(edits, reverse=True):
         start, end = parsed.spans[index]
         text = text[:start] + edits[index] + text[end:]
+    return text
+
+
+def replace_span(parsed: Parsed, first: int, last: int, new: str) -> str:
+    """Replace tokens ``first..last`` (inclusive) by ``new``, fixing a/an right before them."""
+    start, end = parsed.spans[first][0], parsed.spans[last][1]
+    text = parsed.text[:start] + new + parsed.text[end:]
+    prev = first - 1
+    if prev >= 0 and parsed.words[prev].lower() in {"a", "an"}:
+        a, b = parsed.spans[prev]
+        text = text[:a] + match_case(parsed.words[prev], article_for(new)) + text[b:]
     return text
 
 

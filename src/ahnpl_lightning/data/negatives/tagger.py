@@ -224,6 +224,9 @@ class BuiltinTagger:
                 return noun.tag
         if prev in _NOUNISH and verb:
             vtag = verb.tag
+            if vtag == "VBG" and noun and prev == "NN" and i > 1 and tags[i - 2] in {"DT", "JJ", "CD", "PRP$"} and (
+                    noun.freq * 4 >= verb.freq and nclass in {"IN", "END", ",", "CC", "TO"}):
+                return noun.tag  # the head of a compound: "a stone building near", "an oil painting."
             if vtag in {"VBG", "VBN", "VBD"} and (vtag == "VBG" or not noun or noun.tag != "NNS"):
                 if vtag == "VBD" and prev_word not in _SUBJECT_PRONOUNS:
                     return "VBN"  # after a noun, captions use the participle: "a bus parked by the road"

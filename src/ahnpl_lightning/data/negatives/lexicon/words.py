@@ -57,6 +57,8 @@ class Lexicon:
         for suffix, ending in rules:
             if word.endswith(suffix) and len(word) > len(suffix):
                 base = word[: len(word) - len(suffix)] + ending
+                if len(base) < 3:
+                    continue  # "vest" is not the superlative of "v"
                 if base in words and base not in found:
                     found.append(base)
         if word in words and word not in found:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -33,17 +34,26 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run ``ahnpl negatives``; returns the exit code (0 written, 1 nothing usable, 2 bad input or output)."""
     from ahnpl_lightning.data.formats import read_captions
-    from ahnpl_lightning.data.negatives.cache import build_negatives_cache, load_negatives_cache
+    from ahnpl_lightning.data.negatives.cache import build_negatives_cache, check_writable, load_negatives_cache
     from ahnpl_lightning.types import ALL_TYPES
 
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.output is None:
         parser.error("the following arguments are required: --output")
+    try:  # an unwritable destination fails now, not after the whole corpus is processed
+        fd, tmp = check_writable(args.output)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     try:
         records, report = read_captions(args.input, fmt=args.format, column=args.column)
     except (OSError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        message = str(err)
+        where = "" if str(args.input) in message else f"{args.input}: "  # always name the file
+        print(f"error: {where}{message}", file=sys.stderr)
         return 2
     print(report.summary(), file=sys.stderr)
     if not records:

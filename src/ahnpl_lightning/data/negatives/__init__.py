@@ -19,7 +19,9 @@ _PKG = "ahnpl_lightning.data.negatives"
 #: public name -> module that defines it
 _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("GENERATOR_VERSION", "NegativeGenerator", "negative_mask"), f"{_PKG}.generator"),
-    **dict.fromkeys(("build_negatives_cache", "load_negatives_cache"), f"{_PKG}.cache"),
+    **dict.fromkeys(("build_negatives_cache", "load_negatives_cache", "ensure_negatives_cache", "cache_is_current"),
+                    f"{_PKG}.cache"),
+    "SlotModel": f"{_PKG}.slots",
     **dict.fromkeys(("register_negative_type", "negative_kind", "registered_types", "NegativeKind"),
                     f"{_PKG}.registry"),
     **dict.fromkeys(("pluralize", "inflect_verb", "article_for"), f"{_PKG}.lexicon.inflection"),

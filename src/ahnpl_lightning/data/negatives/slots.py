@@ -161,7 +161,7 @@ class SlotModel:
         payload = {"format": _FORMAT, "n_captions": self.n_captions, "sources": self.sources,
                    "counts": {k: dict(sorted(v.items())) for k, v in sorted(self.counts.items())}}
         data = json.dumps(payload, separators=(",", ":"), sort_keys=False).encode()
-        with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fh:
+        with open(path, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as fh:
             fh.write(data)
         return path
 

@@ -53,7 +53,8 @@ def check_writable(output: str | Path) -> tuple[int, str]:
     any work, naming the path. Returns the open temporary file (descriptor, name) the cache will be written to."""
     output = Path(output)
     if output.is_dir():
-        raise IsADirectoryError(f"{output}: is a folder; give the Parquet file to write, e.g. {output}/negatives.parquet")
+        raise IsADirectoryError(f"{output}: is a folder; give the Parquet file to write, "
+                                f"e.g. {output}/negatives.parquet")
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)

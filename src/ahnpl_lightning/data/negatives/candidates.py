@@ -41,6 +41,7 @@ __all__ = ["Candidates"]
 
 _SINGULAR_DETS = {"a", "an", "another", "one", "each", "every"}
 _LIGHT_VERBS = AUX_VERBS | {"go", "come", "make", "take", "give", "show", "see", "appear", "seem", "use"}
+_MEMO_SIZE = 200_000  # remembered candidate lists per generator
 _PER_KEY = 60  # slot-evidence words considered per key (the most frequent)
 
 
@@ -57,6 +58,7 @@ class Candidates:
         self.relatives = generator.relatives
         self._top: dict[str, list[tuple[str, int]]] = {}
         self._ok: dict[tuple[str, str, str], bool] = {}
+        self._memo: dict[tuple[object, ...], list[str]] = {}
 
     # --- shared ----------------------------------------------------------------------------------------------------
     def _evidence(self, key: str) -> list[tuple[str, int]]:
@@ -90,6 +92,12 @@ class Candidates:
             return False
         return not self.relatives.related(original, word, pos)
 
+    def _remember(self, key: tuple[object, ...], ranked: list[str]) -> list[str]:
+        if len(self._memo) >= _MEMO_SIZE:  # bounded: a corpus of millions of slots must not fill the memory
+            self._memo.clear()
+        self._memo[key] = ranked
+        return ranked
+
     @staticmethod
     def _ranked(scores: dict[str, float], top_k: int) -> list[str]:
         return [w for w, _ in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:top_k]]
@@ -99,7 +107,7 @@ class Candidates:
         """(primary, secondary) slot keys of unit ``k``: its governor and roles; the word after it, its adjectives."""
         unit = roles.units[k]
         low = [w.lower() for w in parsed_words]
-        primary = [] if unit.gov == "<s>" else [f"n|gov|{unit.gov}"]
+        primary = [] if unit.gov in _VAGUE_GOVERNORS else [f"n|gov|{unit.gov}"]
         if unit.gov_index is not None and unit.gov_index > 0 and roles_verb_before(roles, unit.gov_index):
             primary.append(f"n|gov|{roles_verb_before(roles, unit.gov_index)} {unit.gov}")
         primary += [f"n|subj|{v.lemma}" for v in roles.verbs if v.subj == k]
@@ -109,6 +117,16 @@ class Candidates:
         return primary, secondary
 
     def nouns(self, parsed_words: list[str], roles: Roles, k: int, present: set[str]) -> list[str]:
+        """Replacements for noun unit ``k`` (see ``_nouns``), without words of the caption; memoised per slot."""
+        unit = roles.units[k]
+        primary, secondary = self._noun_keys(parsed_words, roles, k)
+        key = (unit.lemma, unit.tag, unit.det in _SINGULAR_DETS, unit.det is None, *primary, "|", *secondary)
+        ranked = self._memo.get(key)
+        if ranked is None:
+            ranked = self._remember(key, self._nouns(parsed_words, roles, k, set()))
+        return [w for w in ranked if w not in present][: self.gen.top_k]
+
+    def _nouns(self, parsed_words: list[str], roles: Roles, k: int, present: set[str]) -> list[str]:
         """Replacements for noun unit ``k``, best first: nouns of its WordNet class that filled the same slots in
         other captions (its governor or role, and the word after it or its adjectives); else the original's
         curated family and WordNet co-hyponyms that the corpus uses; else, when the corpus does not know the
@@ -136,8 +154,11 @@ class Candidates:
         context = {}
         for word, score in scores.items():
             support = sum(self.slots.count(key, word) > 0 for key in informative)
-            if support or not informative:
-                context[word] = score + sum(_log(self.slots.count(key, word)) for key in informative)
+            if not (support or not informative):
+                continue
+            if cls == "noun.artifact" and support < 2 and self.relatives.kin(lemma, word) > _ARTIFACT_KIN:
+                continue  # "artifact" spans helmets and walls: a lone slot is not enough evidence
+            context[word] = score + sum(_log(self.slots.count(key, word)) for key in informative)
         tiers = [context]
         kin = [w for w in (*family, *self.gen.alternatives.get(lemma, "n")) if w not in present]
         supported = [w for w in kin if not informative or any(self.slots.count(key, w) for key in
@@ -148,6 +169,8 @@ class Candidates:
                       if self.slots.count("u|n", w) > 0})  # kin the corpus uses, in slots it has not shown
         if person:
             tiers.append({w: _log(n) for w, n in self.slots.get("u|n").items() if w in people and w not in present})
+        else:  # nouns the corpus uses that WordNet puts close to the original ("figurine" -> "statue")
+            tiers.append({w: s for w, s in self._near_kin(lemma, cls).items() if w not in present})
         if self.slots.count("u|n", lemma) == 0:
             tiers.append({w: 0.5 * (w in family) for w in kin})
         bare = unit.tag == "NN" and unit.det is None
@@ -162,8 +185,18 @@ class Candidates:
                     continue  # "a plate" -> not "a water", "blue shorts" -> not "blue furnitures"
                 out[word] = score
             if out:
-                return self._ranked(out, self.gen.top_k)
+                return self._ranked(out, self.gen.top_k + 8)
         return []
+
+    def _near_kin(self, lemma: str, cls: str) -> dict[str, float]:
+        """Corpus nouns of ``lemma``'s class within hypernym distance 4 of it, closest first; memoised."""
+        key = f"kin|{lemma}"
+        hit = self._top.get(key)
+        if hit is None:
+            near = [(w, self.relatives.kin(lemma, w)) for w, n in self.slots.get("u|n").items()
+                    if n >= 2 and w != lemma and self.gen.lexclass(w) == cls]
+            hit = self._top[key] = [(w, 10 - d) for w, d in near if d <= 4]
+        return dict(hit)
 
     def _mass(self, word: str) -> bool:
         """A mass noun ("water", "furniture"): seen bare far more often than not, or its plural is far rarer in
@@ -209,6 +242,17 @@ class Candidates:
 
     # --- verbs -----------------------------------------------------------------------------------------------------
     def verbs(self, slot: VerbSlot, roles: Roles, present: set[str]) -> list[str]:
+        """Replacements for a verb (see ``_verbs``), without words of the caption; memoised per slot."""
+        subj = roles.units[slot.subj].lemma if slot.subj is not None else None
+        obj = roles.units[slot.obj].lemma if slot.obj is not None else None
+        ground = roles.units[slot.ground].lemma if slot.ground is not None else None
+        key = ("v", slot.lemma, slot.tag == "VBN", subj, obj, slot.prep, ground)
+        ranked = self._memo.get(key)
+        if ranked is None:
+            ranked = self._remember(key, self._verbs(slot, roles, set(), self.gen.top_k + 8))
+        return [w for w in ranked if w not in present][: self.gen.top_k]
+
+    def _verbs(self, slot: VerbSlot, roles: Roles, present: set[str], top: int) -> list[str]:
         """Replacements for a verb: verbs seen taking the same object (or, for the original's curated family and
         WordNet relatives, an object of its class), used by the same subject, with the same preposition; a transitive
         use needs a verb seen with that object ("drinking a sandwich" never comes out)."""
@@ -251,7 +295,7 @@ class Candidates:
                              or (word in kin or strong_object) and count(f"v|subjc|{subj_cls}", word)):
                 continue
             out[word] = score
-        return self._ranked(out, self.gen.top_k)
+        return self._ranked(out, top)
 
     def _took_kin_of(self, verb: str, obj: str) -> bool:
         """Whether ``verb`` has taken an object of the same kind as ``obj`` (its curated family or WordNet
@@ -286,7 +330,8 @@ class Candidates:
         if group == "in":
             if ground in _IDIOMATIC_GROUNDS:
                 return []  # "in the distance", "in the air"
-            enclosure = any(self.relatives.is_kind_of(ground, kind) for kind in _ENCLOSURES)
+            enclosure = any(self.relatives.is_kind_of(ground, kind) for kind in _ENCLOSURES) and not (
+                self.relatives.is_kind_of(ground, "wheeled_vehicle") and ground not in _CABINS)  # not "in a bike"
             if not enclosure:
                 options = ("next to", "behind")  # "in a field" -> "next to a field", never "outside a chair"
         cls = self.gen.lexclass(ground)
@@ -304,7 +349,8 @@ class Candidates:
             if not (universal or attested):
                 continue
             # rank by how natural the relation is here: seen with this ground, its class, this verb, at all
-            if option == "in" and not any(self.relatives.is_kind_of(ground, kind) for kind in _ENCLOSURES):
+            if option == "in" and not (any(self.relatives.is_kind_of(ground, kind) for kind in _ENCLOSURES) and not (
+                    self.relatives.is_kind_of(ground, "wheeled_vehicle") and ground not in _CABINS)):
                 continue  # "on a table" -> never "in a table"
             scores[option] = self.naturalness(relation, roles, option, verb_lemma)
         if scores:
@@ -343,10 +389,16 @@ class Candidates:
         return bool(kin)
 
 
+#: Governors that say nothing of what may follow ("with" a helmet, a dog or a view): not slot evidence.
+_VAGUE_GOVERNORS = frozenset({"<s>", "with", "of", "and", "CC", ",", "for", "from", "like", "as", "NNP"})
+#: Hypernym-tree distance within which two artifacts are kin enough to replace each other on one slot's evidence.
+_ARTIFACT_KIN = 5
 _NUMBERS = frozenset("two three four five six seven eight nine ten several many".split())
 _CONCRETE = frozenset({"noun.artifact", "noun.animal", "noun.person", "noun.food", "noun.plant", "noun.object"})
 _WORN = ("clothing", "covering", "fabric", "body_part", "footwear")
-_ENCLOSURES = ("container", "room", "building", "conveyance", "enclosure", "vessel")
+_CABINS = frozenset("car bus truck van taxi cab train trolley tram limousine jeep suv ambulance".split())
+_ENCLOSURES = ("container", "room", "building", "enclosure", "vessel", "public_transport", "car", "train",
+               "airplane", "truck")
 _IDIOMATIC_GROUNDS = frozenset("distance air background foreground middle daytime dark sun rain snow water "
                                "mirror picture photo image view shape form line way fashion".split())
 #: Contradictions that suit any ground: "behind a bus" is as plausible as "in front of a bus".

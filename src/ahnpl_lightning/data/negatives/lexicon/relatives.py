@@ -31,6 +31,8 @@ class Relatives:
         self._related: dict[tuple[str, str, str], bool] = {}
         self._synsets: dict[tuple[str, str], tuple[int, ...]] = {}
         self._up: dict[tuple[str, str], frozenset[int]] = {}
+        self._kin: dict[tuple[str, str, str], int] = {}
+        self._dist: dict[int, dict[int, int]] = {}
 
     def synsets(self, lemma: str, pos: str) -> tuple[int, ...]:
         """The first ``senses`` synsets of ``lemma`` (an index lemma, or any form via morphy)."""
@@ -79,6 +81,35 @@ class Relatives:
             return bool(heads_a & heads_b)
         return False
 
+    def kin(self, a: str, b: str, pos: str = "n") -> int:
+        """Hypernym-tree distance between the closest of the first two senses of ``a`` and ``b`` through their
+        lowest common ancestor (cup-bowl 3, helmet-wall 7), 99 when none within eight levels; memoised."""
+        key = (a, b, pos) if a < b else (b, a, pos)
+        hit = self._kin.get(key)
+        if hit is None:
+            hit = 99
+            for sa in self.synsets(a, pos)[:2]:
+                da = self._distances(sa)
+                for sb in self.synsets(b, pos)[:2]:
+                    db = self._distances(sb)
+                    shared = da.keys() & db.keys()
+                    if shared:
+                        hit = min(hit, min(da[s] + db[s] for s in shared))
+            self._kin[key] = hit
+        return hit
+
+    def _distances(self, sid: int, depth: int = 8) -> dict[int, int]:
+        hit = self._dist.get(sid)
+        if hit is None:
+            hit = {sid: 0}
+            frontier = [sid]
+            for level in range(1, depth + 1):
+                frontier = [p for x in frontier for p in self.wordnet.related(x, *_HYPER) if p not in hit]
+                for p in frontier:
+                    hit.setdefault(p, level)
+            self._dist[sid] = hit
+        return hit
+
     def lexclass(self, lemma: str, pos: str = "n") -> str:
         """Lexicographer file of the word's first concrete sense among its first few (captions describe things one
         can see: "table" is furniture, not a table of data), else of its first sense; "" when WordNet lacks it."""
@@ -89,9 +120,10 @@ class Relatives:
         return next((n for n in names if n in CONCRETE), names[0]) if pos == "n" else names[0]
 
     def is_kind_of(self, lemma: str, ancestor: str, pos: str = "n") -> bool:
-        """Whether the first sense of ``lemma`` lies under any sense of ``ancestor`` ("shirt" under "clothing")."""
+        """Whether the first sense of ``lemma`` lies under the first sense of ``ancestor`` ("shirt" under
+        "clothing")."""
         synsets = self.synsets(lemma, pos)[:1]
-        targets = set(self.wordnet.lemma_synsets(ancestor, pos))
+        targets = set(self.wordnet.lemma_synsets(ancestor, pos)[:1])
         return any(s in targets or targets & self.wordnet.closure(s, _HYPER) for s in synsets)
 
 

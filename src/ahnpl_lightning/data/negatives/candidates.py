@@ -156,8 +156,8 @@ class Candidates:
             support = sum(self.slots.count(key, word) > 0 for key in informative)
             if not (support or not informative):
                 continue
-            if cls == "noun.artifact" and support < 2 and self.relatives.kin(lemma, word) > _ARTIFACT_KIN:
-                continue  # "artifact" spans helmets and walls: a lone slot is not enough evidence
+            if cls == "noun.artifact" and self.relatives.kin(lemma, word) > _ARTIFACT_KIN + (support >= 2):
+                continue  # "artifact" spans helmets and walls: kin in WordNet, or closer kin on a lone slot
             context[word] = score + sum(_log(self.slots.count(key, word)) for key in informative)
         tiers = [context]
         kin = [w for w in (*family, *self.gen.alternatives.get(lemma, "n")) if w not in present]
@@ -174,13 +174,15 @@ class Candidates:
         if self.slots.count("u|n", lemma) == 0:
             tiers.append({w: 0.5 * (w in family) for w in kin})
         bare = unit.tag == "NN" and unit.det is None
+        mass = bare and self._mass(lemma)
         for tier in tiers:
             out = {}
             for word, score in tier.items():
                 if person and word not in people or not self._allowed(lemma, word, "n"):
                     continue
-                if bare and not (self._mass(word) or self.slots.count("n|bare", word) >= 2) and word not in family:
-                    continue  # "eating grass" -> not "eating sandwich"
+                if bare and not (self._mass(word) or not mass and self.slots.count("n|bare", word) >= 2) and (
+                        word not in family):
+                    continue  # "eating grass" -> not "eating sandwich", "of clothing" -> not "of window"
                 if (unit.det in _SINGULAR_DETS or unit.tag == "NNS") and self._mass(word):
                     continue  # "a plate" -> not "a water", "blue shorts" -> not "blue furnitures"
                 out[word] = score
@@ -277,9 +279,8 @@ class Candidates:
             if word in present or not self._allowed(slot.lemma, word, "v"):
                 continue
             count = self.slots.count
-            if obj and not (count(f"v|obj|{obj}", word) or word in kin and count(f"v|objc|{obj_cls}", word)
-                            or self._took_kin_of(word, obj)):
-                continue
+            if obj and not (count(f"v|obj|{obj}", word) or self._took_kin_of(word, obj)):
+                continue  # seen with this object or its kind ("holding a cap" -> "holding a hat"), not its class
             passive = "p" if slot.tag == "VBN" else ""
             if not obj and not (count(f"v|{passive}prep|{slot.prep}", word) if slot.prep
                                 else count(f"v|{passive}intrans", word)):
@@ -288,9 +289,10 @@ class Candidates:
                     word, slot.prep, roles.units[slot.ground].lemma):
                 continue  # "looking at a cellphone" -> not "standing at a cellphone"
             strong_object = bool(obj and count(f"v|obj|{obj}", word))
-            if subj and subj_cls not in {"noun.person", "noun.animal"} and word not in POSTURE_VERBS and not (
-                    count(f"v|subj|{subj}", word) or strong_object):
-                continue  # things sit, stand and hang; they do not drive or fly unless captions say so
+            if subj and subj_cls not in {"noun.person", "noun.animal"} and (
+                    slot.lemma in POSTURE_VERBS or word not in POSTURE_VERBS and not (
+                        count(f"v|subj|{subj}", word) or strong_object)):
+                continue  # a thing "sitting" or "lying" on a table says the same; it does not drive or fly
             if subj and not (count(f"v|subj|{subj}", word) or count(f"v|subjc|{subj_cls}", word) >= 2
                              or (word in kin or strong_object) and count(f"v|subjc|{subj_cls}", word)):
                 continue
@@ -301,7 +303,7 @@ class Candidates:
         """Whether ``verb`` has taken an object of the same kind as ``obj`` (its curated family or WordNet
         co-hyponym: "holding a cap" makes "holding a hat" plausible)."""
         kin = set(self.gen.alternatives.get(obj, "n")) | set(family_alternatives(obj, NOUN_FAMILIES))
-        return any(n in kin for n in self.slots.get(f"n|obj|{verb}"))
+        return any(n in kin or self.relatives.kin(obj, n) <= 3 for n in self.slots.get(f"n|obj|{verb}"))
 
     def _vp_fits(self, verb: str, prep: str, ground: str) -> bool:
         """Whether ``verb prep`` has governed ``ground`` (or a noun of its class) in the corpus."""
@@ -352,12 +354,20 @@ class Candidates:
             if option == "in" and not (any(self.relatives.is_kind_of(ground, kind) for kind in _ENCLOSURES) and not (
                     self.relatives.is_kind_of(ground, "wheeled_vehicle") and ground not in _CABINS)):
                 continue  # "on a table" -> never "in a table"
+            if group == "in" and option == "on" and not self._open_container(ground):
+                continue  # "in a bowl" -> "on a bowl", but never "on a room" or "on a bus"
             scores[option] = self.naturalness(relation, roles, option, verb_lemma)
         if scores:
             return self._ranked(scores, 1)  # the most natural contradiction here: no easier for a text model
         if self.slots.count("u|n", ground) == 0:
             return list(options[:2])  # a ground the corpus does not know (the synthetic world's shapes)
         return []
+
+    def _open_container(self, ground: str) -> bool:
+        """A box, bowl or basket: something one can be in or on (not a room, a building or a vehicle)."""
+        rel = self.relatives
+        return rel.is_kind_of(ground, "container") and not any(
+            rel.is_kind_of(ground, kind) for kind in ("wheeled_vehicle", "room", "building", "vessel"))
 
     def naturalness(self, relation: Relation, roles: Roles, prep: str, verb_lemma: str | None = None) -> float:
         """How usual ``prep`` is between this figure (or verb) and ground in the corpus: a log-count score, so that

@@ -114,6 +114,10 @@ def analyse(parsed: Parsed, lemma_of: Callable[[str, str], str], is_collocation:
     for run in parsed.noun_units():
         head = run[-1]
         lemma = parsed.lemmas[head] or low[head]
+        if head + 1 < len(low) and tags[head + 1] == "NN" and is_collocation(f"{lemma}_{low[head + 1]}"):
+            head += 1  # "tank top", "counter top": the second word is not content alone, but part of the name
+            lemma = f"{lemma}_{low[head]}"
+            run = [*run, head]
         if len(run) > 1:
             joined = "_".join([*low[run[0]:head], lemma])
             if is_collocation(joined):

@@ -256,7 +256,7 @@ _GERUND_PREPOSITIONS = {"while", "by", "for", "after", "before", "without", "whe
 _SUBJECT_PRONOUNS = {"he", "she", "it", "they", "we", "i", "you", "who"}
 _FINITE = {"VBZ", "VBP", "VBD", "MD"}
 _SINGULAR_DETERMINERS = {"a", "an", "another", "one", "this", "that", "each", "every"}
-_PLURAL_DETERMINERS = {"these", "those", "several", "many", "few", "both", "multiple", "various", "numerous"}
+_PLURAL_DETERMINERS = {"these", "those", "several", "many", "few", "both", "multiple", "various", "numerous", "some"}
 _NP_INSIDE = {"NN", "NNS", "JJ", "JJR", "JJS", "VBN", "CD", "DT", "PRP$", "POS", "CC", ","}
 
 

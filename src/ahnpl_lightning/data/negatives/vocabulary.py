@@ -73,7 +73,7 @@ SPATIAL_GROUPS: tuple[tuple[str, ...], ...] = (
     ("under", "underneath", "beneath", "below"),
     ("above", "over"),
     ("in", "inside", "within", "inside of", "into"),
-    ("next to", "beside", "near", "alongside", "close to", "by", "on the side of"),
+    ("next to", "beside", "near", "alongside", "close to", "by"),
     ("behind", "in back of"),
     ("in front of",),
     ("to the left of", "left of"),
@@ -152,7 +152,7 @@ SPATIAL_CONTRASTS: dict[str, tuple[str, ...]] = {
     "on": ("under", "behind", "in", "next to"),
     "under": ("on", "behind", "next to"),
     "above": ("under", "behind", "next to"),
-    "in": ("on", "under", "behind", "outside", "next to"),
+    "in": ("next to", "outside", "behind", "on"),
     "next to": ("on", "under", "far from"),
     "behind": ("in front of",),
     "in front of": ("behind",),
@@ -175,23 +175,25 @@ PREPOSITION_PHRASES: tuple[tuple[str, ...], ...] = tuple(sorted(
 #: Near-synonyms WordNet does not link (or links only through rare senses), as captions use them: a replacement
 #: never comes from the original's group, since a caption saying either is true of the same image.
 NEAR_SYNONYMS: tuple[frozenset[str], ...] = tuple(frozenset(group.split()) for group in (
-    "sofa couch loveseat", "road street avenue highway roadway lane", "phone cellphone cell_phone telephone "
-    "smartphone mobile_phone", "airplane plane jet aircraft airliner jetliner", "bike bicycle", "motorbike "
-    "motorcycle scooter moped", "tv television monitor screen", "laptop computer notebook", "kid child youngster "
-    "boy girl", "man guy gentleman male person", "woman lady female person", "people persons men women folks",
-    "picture photo photograph image", "desk table counter countertop", "cup mug", "rock stone boulder",
-    "hill mountain slope", "shore beach coast", "ocean sea water waves", "grass field lawn meadow pasture yard",
-    "puppy dog pup", "kitten cat kitty", "car automobile vehicle auto", "truck lorry pickup", "pavement sidewalk",
-    "donut doughnut pastry", "luggage suitcase baggage bag", "cake dessert", "kitchen kitchenette",
-    "bathroom restroom toilet washroom", "toilet commode", "fridge refrigerator", "oven stove range",
-    "sink basin", "skateboarder skater", "plate dish platter", "bowl dish", "pizza pie", "train locomotive engine",
-    "sign signboard billboard", "kite", "bear teddy", "cow cattle bull calf", "sheep lamb", "horse pony",
-    "bird pigeon seagull gull", "shirt top blouse", "pants trousers jeans", "room bedroom", "hat cap",
-    "bench seat", "chair seat stool", "tree trees", "glass cup", "food meal", "snow ski", "ball soccer_ball",
-    "hold carry grip grasp clutch", "sit rest perch", "stand pose", "lie lay rest sleep", "look stare gaze watch "
-    "view", "walk stroll wander", "run jog sprint", "eat bite chew", "talk speak chat", "park stop", "ride sit",
-    "eat hold", "drink hold", "fly soar glide", "wear have", "play hold", "cut slice chop",
-    "big large huge giant enormous massive", "small little tiny", "old elderly aged", "young little",
+    "sofa couch loveseat", "road street avenue highway roadway lane",
+    "phone cellphone cell_phone telephone smartphone mobile_phone", "airplane plane jet aircraft airliner jetliner",
+    "bike bicycle", "motorbike motorcycle scooter moped", "tv television monitor screen", "laptop computer notebook",
+    "kid child youngster boy girl", "man guy gentleman male person", "woman lady female person",
+    "people persons men women folks", "picture photo photograph image",
+    "blanket quilt comforter duvet bedspread sheet throw", "desk table counter countertop", "cup mug",
+    "rock stone boulder", "hill mountain slope", "shore beach coast", "ocean sea water waves",
+    "grass field lawn meadow pasture yard", "puppy dog pup", "kitten cat kitty", "car automobile vehicle auto",
+    "truck lorry pickup", "pavement sidewalk", "donut doughnut pastry", "luggage suitcase baggage bag",
+    "cake dessert", "kitchen kitchenette", "bathroom restroom toilet washroom", "toilet commode",
+    "fridge refrigerator", "oven stove range", "sink basin", "skateboarder skater", "plate dish platter", "bowl dish",
+    "pizza pie", "train locomotive engine", "sign signboard billboard", "kite", "bear teddy", "cow cattle bull calf",
+    "sheep lamb", "horse pony", "bird pigeon seagull gull", "shirt top blouse", "pants trousers jeans",
+    "room bedroom", "hat cap", "bench seat", "chair seat stool", "appliance surface", "mouth face lips", "tree trees",
+    "glass cup", "food meal", "snow ski", "ball soccer_ball", "hold carry grip grasp clutch", "sit rest perch",
+    "stand pose", "lie lay rest sleep", "look stare gaze watch view", "walk stroll wander", "run jog sprint",
+    "eat bite chew", "talk speak chat", "park stop", "ride sit", "eat hold", "drink hold", "fly soar glide",
+    "wear have", "play hold", "cut slice chop", "big large huge giant enormous massive", "small little tiny",
+    "old elderly aged", "young little",
 ))
 #: Attribute of each adjective in ADJ_FAMILIES (size-like families share one, so "a tall tiny tower" is refused).
 ATTRIBUTE_OF: dict[str, str] = {

@@ -13,6 +13,8 @@ from ahnpl_lightning.data.negatives.registry import register_negative_type
 from ahnpl_lightning.data.negatives.roles import Relation
 from ahnpl_lightning.data.negatives.vocabulary import WEAK_SPATIAL
 
+#: Relations ``relation_replace`` leaves alone: not places, or changes a text model spots too easily.
+_NOT_SPATIAL = frozenset({"with", "without", "at", "down", "up", "toward", "towards"})
 _NUMBERS = frozenset("two three four five six seven eight nine ten several many".split())
 
 if TYPE_CHECKING:
@@ -61,9 +63,9 @@ def best_relation_change(gen: NegativeGenerator, parsed: Parsed,
 
 @register_negative_type("relation_replace")
 def relation_replace(gen: NegativeGenerator, parsed: Parsed, rng: random.Random) -> str | None:
-    """Replace a spatial preposition with the most natural one that contradicts it ("with" -> "without" is left to
-    ``relation``, whose last resort it is: a text model spots a "without" too easily)."""
-    relations = [r for r in parsed.roles.relations if r.prep is not None and r.prep != "with"]
+    """Replace a spatial preposition with the most natural one that contradicts it ("with" -> "without", "at",
+    "down"/"up" and "toward" are left to ``relation``, whose last resorts they are)."""
+    relations = [r for r in parsed.roles.relations if r.prep is not None and r.prep not in _NOT_SPATIAL]
     rng.shuffle(relations)
     return replace_relation(gen, parsed, rng, relations)
 

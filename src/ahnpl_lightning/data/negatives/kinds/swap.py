@@ -128,6 +128,8 @@ def adj_swap(gen: NegativeGenerator, parsed: Parsed, rng: random.Random) -> str 
             return False
         if ATTRIBUTE_OF.get(wa) is not None and ATTRIBUTE_OF.get(wa) == ATTRIBUTE_OF.get(wb):
             return True
+        if (ATTRIBUTE_OF.get(wa) is None) != (ATTRIBUTE_OF.get(wb) is None):
+            return False  # a colour for "parked": two kinds of attribute do not trade places
         return bool(gen.slots.count(f"a|noun|{nb}", parsed.lemmas[a] or wa)
                     and gen.slots.count(f"a|noun|{na}", parsed.lemmas[b] or wb))
 

@@ -1,7 +1,8 @@
 """WordNet kinship between two words: the filter that keeps a replacement from being still true of the image.
 
 A replacement is refused when it shares a sense with the original (synonym), lies above or below it in the
-hypernym tree ("street" -> "road", "dog" -> "animal", "person" -> "man"), shares a verb group, an entailment or a
+hypernym tree ("street" -> "road", "dog" -> "animal", "person" -> "man"), is a part or the whole of it ("mouth",
+"face"), shares a verb group, an entailment or a
 cause with it ("eat" -> "chew"), or is an adjective of the same similarity cluster ("big" -> "huge"). Only the first
 few senses count: captions use words in their common senses, and rare senses would refuse everything.
 """
@@ -71,6 +72,10 @@ class Relatives:
         if sa & sb or sb & self._ancestors(a, pos) or sa & self._ancestors(b, pos):
             return True
         wn = self.wordnet
+        if pos == "n":  # part and whole ("mouth" of a "face"), member and group, stuff and thing
+            parts = {t for s in sa for t in wn.related(s, "%p", "#p", "%m", "#m", "%s", "#s")}
+            back = {t for s in sb for t in wn.related(s, "%p", "#p", "%m", "#m", "%s", "#s")}
+            return bool(parts & sb or back & sa)
         if pos == "v":
             near = {t for s in sa for t in wn.related(s, "$", "*", ">")}
             back = {t for s in sb for t in wn.related(s, "$", "*", ">")}

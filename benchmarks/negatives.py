@@ -98,7 +98,13 @@ def _cold_then_warm(captions: list[str], n_warm: int, seed: int) -> dict:
         generator.generate_many(batch)
         done += len(batch)
     warm_cpu, warm_wall = time.process_time() - cpu2, time.perf_counter() - wall2
+    from ahnpl_lightning.data.negatives.slots import fit_slot_model
+
+    cpu3 = time.process_time()
+    fit_slot_model(generator, captions)
+    fit_cpu = time.process_time() - cpu3
     return {
+        "fit_captions_per_cpu_s": round(len(captions) / fit_cpu, 1),
         "n_cold": len(captions),
         "setup_cpu_s": round(setup_cpu, 3),
         "cold_captions_per_cpu_s": round(len(captions) / cold_cpu, 1),
@@ -124,10 +130,11 @@ def _cold_from_file(path: str, seed: int) -> dict:
 
 def estimate_coco_train(n_synthetic: int = 20000, n_captions: int = 414_000, workers: int = 2, seed: int = 0) -> dict:
     """Wall time of ``ahnpl negatives --workers 2`` on COCO train (414k captions, ~25k-word vocabulary), from a cold
-    run over ``synthetic_captions`` (COCO-sized vocabulary) and the warm rate on real captions, in fresh processes.
+    run over ``synthetic_captions`` (COCO-sized vocabulary) and the warm rates on real captions, in fresh processes.
 
     Each worker pays the set-up and the whole vocabulary's first look-ups (pessimistic: rare words reach only one),
-    then its share of captions at the warm rate: seconds = setup + vocabulary + (n_captions / workers) / warm.
+    then its share of captions at the warm rates of slot counting and generation:
+    seconds = setup + vocabulary + (n_captions / workers) / fit + (n_captions / workers) / warm.
     """
     captions = synthetic_captions(n_synthetic, seed)
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
@@ -139,7 +146,9 @@ def estimate_coco_train(n_synthetic: int = 20000, n_captions: int = 414_000, wor
     real = bench_negatives(n=5000, seed=seed)
     # the one-off cost of the vocabulary: the cold pass minus what the same captions cost warm
     vocabulary_cpu = n_synthetic * (1 / synthetic["cold_captions_per_cpu_s"] - 1 / synthetic["warm_captions_per_cpu_s"])
-    per_worker = synthetic["setup_cpu_s"] + vocabulary_cpu + n_captions / workers / real["warm_captions_per_cpu_s"]
+    # each worker also counts its share of the slots (the cache builder fits the slot model in the pool)
+    per_worker = synthetic["setup_cpu_s"] + vocabulary_cpu + n_captions / workers / real["warm_captions_per_cpu_s"] \
+        + n_captions / workers / real["fit_captions_per_cpu_s"]
     return {
         "synthetic_captions": n_synthetic,
         "synthetic_distinct_lemmas": synthetic["distinct_lemmas"],
@@ -147,6 +156,7 @@ def estimate_coco_train(n_synthetic: int = 20000, n_captions: int = 414_000, wor
         "synthetic_cold_captions_per_cpu_s_incl_setup": synthetic["cold_captions_per_cpu_s_incl_setup"],
         "vocabulary_cpu_s": round(vocabulary_cpu, 1),
         "real_warm_captions_per_cpu_s": real["warm_captions_per_cpu_s"],
+        "real_fit_captions_per_cpu_s": real["fit_captions_per_cpu_s"],
         "coco_train_seconds_estimate": round(per_worker, 1),
         "coco_train_captions_per_cpu_s_estimate": round(n_captions / (workers * per_worker), 1),
         "workers": workers,
@@ -281,6 +291,79 @@ def tagger_accuracy() -> dict:
         out[name.split(".")[0]] = round(right / total, 4)
         out[name.split(".")[0] + "_tokens"] = total
     return out
+
+
+def negatives_world_oracle(n: int) -> dict[str, float]:
+    """The generator on world captions, judged by the world's oracle (the >= 99% false target).
+
+    Negatives outside the world's grammar (e.g. 'cube', a shape the world does not have) cannot be judged and are
+    reported separately."""
+    from ahnpl_lightning.data.negatives import NEGATIVE_TYPES
+    from ahnpl_lightning.data.world import World
+
+    world, generator = World(), NegativeGenerator(seed=0)
+    emitted = parseable = false = 0
+    for index in range(n):
+        sample = world.sample(index, "train")
+        for kind, text in generator.generate(sample["caption"]).items():
+            if kind not in NEGATIVE_TYPES or text is None:
+                continue
+            emitted += 1
+            verdict = world.verify(text, sample["scene"])
+            parseable += verdict is not None
+            false += verdict is False
+    return {"emitted": emitted, "parseable": parseable, "false_rate": false / max(1, parseable)}
+
+
+def bench_figures(quick: bool = False) -> list[dict]:
+    """Every negatives figure of ``make bench``, as ``benchmarks.__main__.Figure`` fields."""
+    figures: list[dict] = []
+    neg = bench_negatives(n=1000 if quick else 5000)
+    figures += [
+        {"name": "negatives: warm captions / CPU-second", "value": neg["warm_captions_per_cpu_s"], "target": 2000,
+         "op": ">=", "unit": "/s"},
+        {"name": "negatives: cold captions / CPU-second (501 COCO)", "value": neg["cold_captions_per_cpu_s"],
+         "target": None, "unit": "/s", "note": "nearly every word a first WordNet look-up"},
+    ]
+    if not quick:
+        coco = estimate_coco_train()
+        figures.append({"name": "negatives: COCO train (414k) with 2 workers, estimated",
+                        "value": coco["coco_train_seconds_estimate"], "target": 120, "op": "<=", "unit": " s",
+                        "note": f"{coco['coco_train_captions_per_cpu_s_estimate']:.0f} captions/CPU-s incl. each "
+                                "worker's first look-ups of a COCO-sized vocabulary"})
+    quality = quality_report()
+    figures += [
+        {"name": "negatives: COCO captions with a noun negative", "value": quality["noun_coverage"],
+         "target": 0.97, "op": ">=", "unit": ""},
+        {"name": "negatives: COCO 2+-noun captions with a relation negative",
+         "value": quality["relation_coverage_2plus_nouns"], "target": 0.80, "op": ">=", "unit": ""},
+        {"name": "negatives: emitted negatives differing from the caption", "value": quality["differs_fraction"],
+         "target": 1.0, "op": ">=", "unit": ""},
+    ]
+    blind = blind_preference()
+    for kind in ALL_TYPES:
+        figures.append({"name": f"negatives: blind bigram prefers caption, {kind}",
+                        "value": blind[f"{kind}_blind_preference"], "target": 0.75, "op": "<=", "unit": "",
+                        "note": f"{blind[f'{kind}_n']} negatives of {blind['n_captions']} real captions "
+                                "(not the issue's 25k COCO: not available offline)"})
+    figures.append({"name": "negatives: blind bigram prefers caption, SugarCrepe swap_att",
+                     "value": blind["sugarcrepe_swap_att_blind_preference"], "target": None, "unit": "",
+                     "note": "human-validated reference under the same model"})
+    rare = rare_word_rate()
+    figures.append({"name": "negatives: noun negatives with a Zipf < 2.5 word", "value": rare["rate"],
+                    "target": 0.03, "op": "<=", "unit": "", "note": f"{rare['rare']} of {rare['emitted']}"})
+    tagger = tagger_accuracy()
+    figures += [
+        {"name": "negatives: built-in tagger, hand-tagged captions", "value": tagger["hand_tagged_captions"],
+         "target": None, "unit": "", "note": f"{tagger['hand_tagged_captions_tokens']} tokens (tuning sample)"},
+        {"name": "negatives: built-in tagger, held-out captions", "value": tagger["held_out_captions"],
+         "target": None, "unit": "", "note": f"{tagger['held_out_captions_tokens']} tokens"},
+    ]
+    oracle = negatives_world_oracle(400 if quick else 1500)
+    figures.append({"name": "negatives on the world: parseable negatives false", "value": oracle["false_rate"],
+                    "target": 0.99, "op": ">=", "unit": "",
+                    "note": f"{oracle['parseable']} parseable of {oracle['emitted']} emitted"})
+    return figures
 
 
 if __name__ == "__main__":

@@ -37,6 +37,45 @@ def _worker_chunk(captions: list[str]) -> list[dict[str, str | None]]:
     return _WORKER.generate_many(captions)
 
 
+def _worker_fit(captions: list[str]) -> tuple[SlotModel, list[set[str]]]:
+    """Slot counts of ``captions`` and each caption's content lemmas (for the parent's same-image counts)."""
+    assert _WORKER is not None
+    model = SlotModel()
+    words: list[set[str]] = []
+    for caption in captions:
+        parsed, roles = _WORKER.analyse(caption)
+        model.observe(parsed, roles, _WORKER.lexclass)
+        words.append({u.lemma for u in roles.units} | {v.lemma for v in roles.verbs})
+    return model, words
+
+
+def _fit_in_pool(generator: NegativeGenerator, captions: list[str], groups: list[object] | None, workers: int,
+                 chunk_size: int, tagger: str, seed: int, progress: bool) -> None:
+    """``generator.fit`` with the counting spread over ``workers`` processes (the same counts, merged)."""
+    import multiprocessing
+
+    from tqdm import tqdm
+
+    fitted = SlotModel()
+    per_caption: list[set[str]] = []
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(workers, initializer=_worker_init, initargs=(seed, tagger, SlotModel())) as pool, tqdm(
+            total=len(captions), desc="slot model", unit="caption", disable=not progress) as bar:
+        for model, words in pool.imap(_worker_fit, _chunks(captions, chunk_size)):
+            fitted = fitted.merged(model) if fitted.counts else model
+            per_caption += words
+            bar.update(len(words))
+    if groups is not None:
+        by_group: dict[object, list[set[str]]] = {}
+        for key, words in zip(groups, per_caption):
+            by_group.setdefault(key, []).append(words)
+        for captions_words in by_group.values():
+            if len(captions_words) > 1:
+                fitted.observe_group(captions_words)
+    generator.slots = generator.slots.merged(fitted)
+    generator.candidates = type(generator.candidates)(generator)
+
+
 def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
     for i in range(0, len(items), size):
         yield list(items[i:i + size])
@@ -90,7 +129,10 @@ def build_negatives_cache(records: Sequence[Any], output: str | Path, workers: i
         if fit or fit is None and len(captions) >= MIN_FIT_CAPTIONS:
             groups = None if isinstance(records[0], str) else [
                 r.image_id if getattr(r, "image_id", None) is not None else f"#{i}" for i, r in enumerate(records)]
-            generator.fit(tqdm(captions, desc="slot model", unit="caption", disable=not progress), groups)
+            if workers > 1:
+                _fit_in_pool(generator, captions, groups, workers, chunk_size * 4, tagger, seed, progress)
+            else:
+                generator.fit(tqdm(captions, desc="slot model", unit="caption", disable=not progress), groups)
         results: list[dict[str, str | None]] = []
         with tqdm(total=len(captions), desc="negatives", unit="caption", disable=not progress) as bar:
             if workers <= 1:

@@ -156,9 +156,10 @@ class Candidates:
             support = sum(self.slots.count(key, word) > 0 for key in informative)
             if not (support or not informative):
                 continue
-            if cls == "noun.artifact" and self.relatives.kin(lemma, word) > _ARTIFACT_KIN + (support >= 2):
-                continue  # "artifact" spans helmets and walls: kin in WordNet, or closer kin on a lone slot
-            context[word] = score + sum(_log(self.slots.count(key, word)) for key in informative)
+            kin = self.relatives.kin(lemma, word) if cls in _BROAD_CLASSES else 0
+            if kin > _ARTIFACT_KIN:
+                continue  # "artifact" spans helmets and walls: slot evidence must come with WordNet kinship
+            context[word] = score + sum(_log(self.slots.count(key, word)) for key in informative) - 0.5 * kin
         tiers = [context]
         kin = [w for w in (*family, *self.gen.alternatives.get(lemma, "n")) if w not in present]
         supported = [w for w in kin if not informative or any(self.slots.count(key, w) for key in
@@ -324,6 +325,8 @@ class Candidates:
             return []  # "a man in a red shirt", "a racket in his hand": clothes and hands, not places
         unit = roles.units[relation.ground]
         counted = unit.det in _NUMBERS and unit.tag == "NNS"  # "with two windows" -> "without windows"
+        if group == "with" and unit.det == "one":
+            return []  # "without one bed" is not English
         if group in {"with", "without"} and (verb_tag == "VBN" or not counted and unit.det not in {
                 None, "a", "an", "the", "some", "his", "her", "their", "its"}):
             return []  # "topped with" is the participle's complement; "without two pizzas" is not English
@@ -403,6 +406,9 @@ class Candidates:
 _VAGUE_GOVERNORS = frozenset({"<s>", "with", "of", "and", "CC", ",", "for", "from", "like", "as", "NNP"})
 #: Hypernym-tree distance within which two artifacts are kin enough to replace each other on one slot's evidence.
 _ARTIFACT_KIN = 5
+#: Classes too broad for slot evidence alone ("noun.artifact" holds plates and roads).
+_BROAD_CLASSES = frozenset({"noun.artifact", "noun.object", "noun.location", "noun.food", "noun.plant",
+                            "noun.substance"})
 _NUMBERS = frozenset("two three four five six seven eight nine ten several many".split())
 _CONCRETE = frozenset({"noun.artifact", "noun.animal", "noun.person", "noun.food", "noun.plant", "noun.object"})
 _WORN = ("clothing", "covering", "fabric", "body_part", "footwear")

@@ -36,7 +36,7 @@ ADJ_FAMILIES: tuple[tuple[str, ...], ...] = (
     ("heavy", "light"),
     ("wide|broad", "narrow"),
     ("thick", "thin"),
-    ("busy|crowded", "empty|deserted"),
+    ("busy|crowded", "deserted"),
     ("happy", "sad|unhappy", "angry"),
     ("wooden|wood", "metal|metallic", "plastic", "glass", "stone", "brick", "paper", "leather", "ceramic"),
     ("round|circular", "square", "rectangular", "triangular", "oval"),

@@ -54,9 +54,9 @@ def best_relation_change(gen: NegativeGenerator, parsed: Parsed,
     gain, _, rel, new = best
     first, last = rel.prep_span
     ground = parsed.roles.units[rel.ground]
-    if new == "without" and ground.det in _NUMBERS:
-        last = next(i for i in range(last + 1, ground.start) if parsed.words[i].lower() == ground.det)
-        # "with two windows" -> "without windows"
+    if new == "without" and ground.det in _NUMBERS and last + 1 < len(parsed.words) and (
+            parsed.words[last + 1].lower() == ground.det):
+        last += 1  # "with two windows" -> "without windows"
     start, end = parsed.spans[first][0], parsed.spans[last][1]
     return gain, parsed.text[:start] + match_case(parsed.words[first], new) + parsed.text[end:]
 

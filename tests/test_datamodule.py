@@ -43,7 +43,8 @@ def drain(data: AHNPLDataModule, loader: Any) -> list[dict[str, Any]]:
 
 def test_negclip_batches_shapes_masks_and_skip_counts(tmp_path: Path) -> None:
     fx = negclip_fixture(tmp_path, rows=40)
-    source = NegCLIPSource(str(fx["annotations"]), str(fx["image_root"]), negatives="source", image_negatives=2)
+    source = NegCLIPSource(str(fx["annotations"]), str(fx["image_root"]), negatives="source", image_negatives=2,
+                           negative_draw="first")
     data = standalone(source, batch_size=8)
     data.setup("fit")
     batches = drain(data, data.train_dataloader())
@@ -101,7 +102,7 @@ def test_bad_samples_are_markers_never_crashes() -> None:
     assert batch["negative_mask"].tolist() == [[False, False, False, True, False]]
 
 
-def test_coco_counts_missing_corrupt_and_malformed_rows(tmp_path: Path) -> None:
+def test_coco_counts_missing_unreadable_and_malformed_rows(tmp_path: Path) -> None:
     fx = coco_fixture(tmp_path)
     data = standalone(CocoSource(str(fx["annotations"]), str(fx["image_root"]),
                                  val_annotations=str(fx["annotations"]), negatives="none"), batch_size=4)
@@ -109,7 +110,9 @@ def test_coco_counts_missing_corrupt_and_malformed_rows(tmp_path: Path) -> None:
         data.setup("fit")
     batches = drain(data, data.val_dataloader())
     assert sum(b["images"].shape[0] for b in batches if "images" in b) == fx["good"]
-    assert data.skipped == Counter({"missing_image": 2, "corrupt_image": 2, **fx["malformed"]})
+    assert data.skipped == Counter({"missing_image": 2, "unreadable_image": 2, **fx["malformed"]})
+    with pytest.warns(DeprecationWarning, match="'corrupt_image' is now called 'unreadable_image'"):
+        assert data.skipped["corrupt_image"] == 2  # the old name still reads
 
 
 def test_missing_source_fails_at_setup_with_path(tmp_path: Path) -> None:
@@ -259,7 +262,8 @@ def test_cli_fit_negclip_config_on_fixture(tmp_path: Path) -> None:
     assert run.trainer.global_step == 2
     assert (tmp_path / "negclip_train.negatives.parquet").exists()  # generated on first use
     skipped = run.datamodule.skipped
-    assert skipped["neg_image_out_of_range"] == 2 * sum(1 for negs in fx["neg_images"] for i in negs[:2] if i >= 12)
+    # random draws (NegCLIP's default) consider all 3 indices of a row; the file is read for train and for val
+    assert skipped["neg_image_out_of_range"] == 2 * sum(1 for negs in fx["neg_images"] for i in negs if i >= 12)
     assert skipped["missing_image"] >= 1
     assert "data/skipped_neg_image_out_of_range" in run.trainer.logged_metrics
 

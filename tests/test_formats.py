@@ -97,7 +97,8 @@ def test_negclip_reader_equals_negclips_own_loader_on_the_real_file() -> None:
     for position, (record, row) in enumerate(zip(records, frame.itertuples())):
         assert record.caption == row.title.strip() and record.image_path == row.filepath
         assert list(record.neg_captions) == row.neg_caption and list(record.neg_image) == row.neg_image
-        assert record.caption_id == str(position) and record.location == f"valid_neg_clip_first300.tsv:line {position + 2}"
+        assert record.caption_id == str(position)
+        assert record.location == f"valid_neg_clip_first300.tsv:line {position + 2}"
 
 
 def test_negclip_quoted_newlines_and_malformed(tmp_path: Path) -> None:

@@ -33,8 +33,9 @@ TOOLS: dict[str, str] = {
 # `--a.init_args.b.init_args.c null`: jsonargparse (4.5x) re-parses a value nested two subclass levels deep from its
 # string form, so `null` arrives as the string "None" (or fails for an `int | None`). Such an option is given to the
 # parser as `--a.init_args.b={"init_args": {"c": null}}` instead, which it merges with the class chosen before.
-_DEEP_OPTION = re.compile(r"^--(?P<outer>[^=\s]+\.init_args\.[^=\s]+)\.init_args\.(?P<key>[^=\s.]+)(?:=(?P<value>.*))?$")
-_NULLS = ("null", "None", "none", "~")
+_DEEP_OPTION = re.compile(
+    r"^--(?P<outer>[^=\s]+\.init_args\.[^=\s]+)\.init_args\.(?P<key>[^=\s.]+)(?:=(?P<value>.*))?$")
+_NULLS = ("null", "Null", "NULL", "~")  # YAML's nulls; "none" is a string (e.g. `negatives: none`)
 
 
 def honour_deep_nulls(argv: list[str]) -> list[str]:

@@ -18,7 +18,9 @@ __all__ = ["IMAGE_PROBLEMS", "LEGACY_PROBLEM_NAMES", "ImageProblem", "load_image
 
 IMAGE_PROBLEMS: tuple[str, ...] = ("missing_image_path", "missing_image", "unreadable_image")
 #: Names used before 0.2, still accepted where users read counts (`AHNPLDataModule.skipped`).
-LEGACY_PROBLEM_NAMES: dict[str, str] = {"corrupt_image": "unreadable_image", "neg_image_corrupt": "neg_image_unreadable"}
+LEGACY_PROBLEM_NAMES: dict[str, str] = {
+    "corrupt_image": "unreadable_image", "neg_image_corrupt": "neg_image_unreadable",
+}
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ def _pad_rows(x: Tensor, rows: int) -> Tensor:
     return torch.cat([x, x.new_zeros((rows, *x.shape[1:]))])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _loss_takes(loss_type: type, keyword: str) -> bool:
     """Whether `loss_type.forward` accepts `keyword` (losses written before `image_negative_mask` existed do not)."""
     parameters = inspect.signature(loss_type.forward).parameters

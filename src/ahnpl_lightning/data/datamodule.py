@@ -158,7 +158,8 @@ class AHNPLDataModule(LightningDataModule):
     def _probe_images(self, dataset: Any, where: str) -> None:
         """Resolve a few sample images spread over `dataset`; none existing means a wrong image root."""
         n = len(dataset)
-        picks = sorted({round(i * (n - 1) / max(1, PROBE_IMAGES - 1)) for i in range(min(n, PROBE_IMAGES))})
+        count = min(n, PROBE_IMAGES)
+        picks = sorted({round(i * (n - 1) / max(1, count - 1)) for i in range(count)})
         paths = [dataset.image_file(i) for i in picks]
         if any(p is not None and p.is_file() for p in paths):
             return

@@ -61,6 +61,13 @@ def log_skip_counts(trainer: Trainer, counts: Mapping[str, int]) -> None:
         logger.save()
 
 
+def _has_loss(outputs: Any) -> bool:
+    """Whether a training batch's outputs hold a loss (Lightning passes `{"loss": None}` for a step returning None)."""
+    if isinstance(outputs, Mapping):
+        return outputs.get("loss") is not None
+    return outputs is not None
+
+
 class DataHealthCheck(Callback):
     """Fail a fit that skipped more than the DataModule's `max_skip_fraction` of an epoch, or completed no step.
 
@@ -68,9 +75,9 @@ class DataHealthCheck(Callback):
     """
 
     def __init__(self) -> None:
-        self._start_step = 0
-        self._epoch_start_step = 0
         self._batches = 0  # training batches this fit ran (a resumed fit counts from its resumption)
+        self._trained = 0  # ... of which produced a loss (Lightning still counts a step for a batch without one)
+        self._epoch_trained = 0
 
     @staticmethod
     def _data(trainer: Trainer) -> Any:
@@ -79,17 +86,19 @@ class DataHealthCheck(Callback):
 
     @override
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self._start_step = trainer.global_step
-        self._batches = 0
+        self._batches = self._trained = 0
 
     @override
     def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self._epoch_start_step = trainer.global_step
+        self._epoch_trained = 0
 
     @override
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
         self._batches += 1
+        if _has_loss(outputs):  # `training_step` returned a loss: the optimizer had something to step on
+            self._trained += 1
+            self._epoch_trained += 1
         data = self._data(trainer)
         if data is not None and isinstance(batch, Mapping) and "images" not in batch:
             log_skip_counts(trainer, data.skipped)  # the module logs nothing for a batch without samples
@@ -103,13 +112,13 @@ class DataHealthCheck(Callback):
         if seen and skipped > data.max_skip_fraction * seen:
             data.fail(f"{skipped} of the {seen} training samples of epoch {trainer.current_epoch} were skipped "
                       f"(more than max_skip_fraction = {data.max_skip_fraction:g} of them)")
-        if seen and trainer.global_step == self._epoch_start_step:
-            data.fail(f"epoch {trainer.current_epoch} processed {seen} samples but completed no optimizer step")
+        if seen and not self._epoch_trained:
+            data.fail(f"epoch {trainer.current_epoch} processed {seen} samples but completed no optimizer step "
+                      "(no batch produced a loss)")
 
     @override
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         data = self._data(trainer)
-        if data is not None and self._batches and trainer.global_step == self._start_step:
-            data.fail(f"the run processed {self._batches} batches but completed no optimizer step; nothing was "
-                      "trained")
-
+        if data is not None and self._batches and not self._trained:
+            data.fail(f"the run processed {self._batches} batches but completed no optimizer step (no batch produced "
+                      "a loss); nothing was trained")

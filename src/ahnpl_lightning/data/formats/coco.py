@@ -1,4 +1,5 @@
-"""COCO captions JSON (``captions_train2014.json``): ``images[].{id, file_name}``, ``annotations[].{image_id, caption}``."""
+"""COCO captions JSON (``captions_train2014.json``): ``images[].{id, file_name}``,
+``annotations[].{image_id, caption}``."""
 
 from __future__ import annotations
 

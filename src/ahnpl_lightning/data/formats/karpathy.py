@@ -16,7 +16,8 @@ def read_karpathy(path: Path, report: ReadReport) -> list[CaptionRecord]:
     out = []
     for k, img in enumerate(data["images"]):
         loc = f"{path.name}:image {k}"
-        if not isinstance(img, dict) or not clean_text(img.get("filename")) or not isinstance(img.get("sentences"), list):
+        sentences = img.get("sentences") if isinstance(img, dict) else None
+        if not isinstance(img, dict) or not clean_text(img.get("filename")) or not isinstance(sentences, list):
             report.add("bad_image_entry", loc)
             continue
         image_path = f"{img['filepath']}/{img['filename']}" if clean_text(img.get("filepath")) else img["filename"]

@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor
@@ -33,20 +32,22 @@ def sample_seed(seed: int, epoch: int, index: int) -> int:
 
 @contextmanager
 def seeded(seed: int) -> Iterator[None]:
-    """Run the body with torch's (CPU), Python's and NumPy's global generators seeded by `seed`; restore them after.
+    """Run the body with torch's CPU generator and Python's `random` seeded by `seed`; restore both after.
 
-    Transforms draw from these global generators (torchvision from torch's, some open_clip ones from `random`).
+    These are what image transforms draw from (torchvision's from torch's, open_clip's own from `random`); NumPy's
+    global generator is left alone (saving and restoring it costs about 0.1 ms per sample), so a custom transform
+    must not draw from it if resumed runs are to be exact. Seeding the default generator directly avoids
+    `torch.manual_seed`'s re-seeding of every accelerator (about 0.2 ms).
     """
-    python_state, numpy_state = random.getstate(), np.random.get_state()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        random.seed(seed)
-        np.random.seed(seed % 2**32)
-        try:
-            yield
-        finally:
-            random.setstate(python_state)
-            np.random.set_state(numpy_state)
+    generator = torch.default_generator
+    torch_state, python_state = generator.get_state(), random.getstate()
+    generator.manual_seed(seed)
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        generator.set_state(torch_state)
+        random.setstate(python_state)
 
 
 def _key(key: Any) -> tuple[int, int]:

@@ -270,7 +270,7 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], int, list[str], Callable[[Re
     "annotation_path_is_a_directory": (directory_annotations, 1, ["is a directory; give the file itself"], None),
     "missing_image_folder": (missing_image_folder, 1, ["image folder (image_root) not found at", "no_images"], None),
     "truncated_json": (truncated_json, 1, ["captions.json: not valid JSON (", "truncated"], None),
-    "header_only_tsv": (header_only, 1, ["train_neg_clip.tsv", "no usable samples", "0 captions of 0 rows"], None),
+    "header_only_tsv": (header_only, 1, ["train_neg_clip.tsv: 0 captions of 0 rows", "no usable samples"], None),
     "mostly_malformed_rows": (mostly_malformed, 1, ["6 of the 8 rows of", "wrong_field_count: 6 at",
                                                     "train_neg_clip.tsv:line 4"], None),
     "image_root_one_level_off": (image_root_one_level_off, 1, ["none of 6 sample images exists",

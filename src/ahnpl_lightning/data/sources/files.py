@@ -128,8 +128,11 @@ class FileSource(CaptionSource):
     def describe(self, split: str) -> str:
         path = self.annotations if split == "train" else self.val_annotations
         report = self._read.get(str(path), (None, None))[1]
-        read = f": {report.summary(3)}" if report is not None else ""
-        return f"{type(self).__name__} {split} data ({path}){read}"
+        if report is None:
+            return f"{type(self).__name__} {split} data ({path})"
+        rows = f" of {report.rows} rows" if report.rows is not None else ""
+        return (f"{type(self).__name__} {split} data ({path}: {report.records} captions{rows}, "
+                f"{report.n_malformed} malformed)")
 
     def _cache_path(self, annotations: str, explicit: str | None) -> Path:
         return Path(explicit) if explicit else default_cache_path(annotations)

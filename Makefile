@@ -30,7 +30,7 @@ wordnet: | $(PY)
 		echo "installing Debian's wordnet-base for nltk"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wordnet-base wordnet-sense-index >/dev/null; \
 	fi
-	$(PY) -m ahnpl_lightning.data.wordnet
+	$(PY) -m ahnpl_lightning.data.negatives.lexicon.wordnet
 
 install: $(STAMP)
 

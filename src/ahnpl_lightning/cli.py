@@ -24,9 +24,9 @@ LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
 # `ahnpl <tool> ...` -> `main(argv)` of these modules (docs/ARCHITECTURE.md).
 TOOLS: dict[str, str] = {
     "world": "ahnpl_lightning.data.world.cli",
-    "negatives": "ahnpl_lightning.data.negatives",
+    "negatives": "ahnpl_lightning.tools.negatives",
     "eval": "ahnpl_lightning.evaluation.run",
-    "export": "ahnpl_lightning.export",
+    "export": "ahnpl_lightning.tools.export",
 }
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ahnpl_lightning.data.negatives import NEGATIVE_TYPES
+from ahnpl_lightning.types import NEGATIVE_TYPES
 
 COLUMNS: tuple[str, ...] = ("run", "tag", "step", "value")
 EVENT_PREFIX = "events.out.tfevents."

@@ -27,7 +27,7 @@ from typing_extensions import override
 
 from ahnpl_lightning.data.errors import AnnotationError, MissingDataError, TrainingDataError
 from ahnpl_lightning.data.health import SkipCounts, log_skip_counts, skip_summary
-from ahnpl_lightning.data.negatives import NEGATIVE_TYPES
+from ahnpl_lightning.types import NEGATIVE_TYPES
 from ahnpl_lightning.data.sampler import EpochSampler
 from ahnpl_lightning.data.sources import CaptionSource, WorldSource
 from ahnpl_lightning.data.triplets import TripletDataset, collate_triplets

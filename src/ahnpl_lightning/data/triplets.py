@@ -17,9 +17,9 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from ahnpl_lightning.data.negatives import NEGATIVE_TYPES
+from ahnpl_lightning.types import NEGATIVE_TYPES
 from ahnpl_lightning.data.sources import PRETOKENIZE_LIMIT
-from ahnpl_lightning.data.world.core import stable_seed
+from ahnpl_lightning.seeding import stable_seed
 from ahnpl_lightning.encoding import trim_token_columns
 
 __all__ = ["TripletDataset", "collate_triplets", "sample_seed", "seeded"]

@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 
 from ahnpl_lightning.data.errors import MissingDataError
 from ahnpl_lightning.data.formats import CaptionRecord, ReadReport, read_captions
-from ahnpl_lightning.data.negatives import NEGATIVE_TYPES
+from ahnpl_lightning.types import NEGATIVE_TYPES
 from ahnpl_lightning.data.sources.base import CaptionSource, NegativesMode
 from ahnpl_lightning.data.sources.records import Draw, RecordDataset
 
@@ -149,21 +149,14 @@ class FileSource(CaptionSource):
                 self._cache_frame(path, explicit, self._records(path))
 
     def _cache_frame(self, annotations: str, explicit: str | None, records: Sequence[CaptionRecord]) -> Any:
-        """The negatives cache of `annotations`, built (with a progress bar) if missing or missing captions."""
-        from ahnpl_lightning.data.negatives import build_negatives_cache, load_negatives_cache
+        """The negatives cache of `annotations`: loaded when current and complete, else built (with a progress bar)
+        by the negatives package's `ensure_negatives_cache`."""
+        from ahnpl_lightning.data.negatives import ensure_negatives_cache
 
         cache = self._cache_path(annotations, explicit)
-        if cache.exists():
-            frame = load_negatives_cache(cache)
-            if frame.attrs.get("ahnpl_negatives_seed", str(self.seed)) == str(self.seed) and set(
-                    r.caption for r in records) <= set(frame["caption"]):
-                return frame
-            rank_zero_info(f"negatives cache {cache} does not cover these captions (or another seed): rebuilding")
-        rank_zero_info(f"building the negatives cache of {annotations} ({len(records)} captions) at {cache}")
-        unique = list(dict.fromkeys(r.caption for r in records))
-        build_negatives_cache(unique, cache, workers=self.negatives_workers, seed=self.seed,
-                              extra_metadata={"ahnpl_source": str(annotations)})
-        return load_negatives_cache(cache)
+        rank_zero_info(f"negatives cache of {annotations} ({len(records)} captions): {cache}")
+        return ensure_negatives_cache(list(records), cache, seed=self.seed, workers=self.negatives_workers,
+                                      extra_metadata={"ahnpl_source": str(annotations)})
 
     def _negatives(self, annotations: str, explicit: str | None,
                    records: Sequence[CaptionRecord]) -> list[dict[str, str | None]]:

@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Literal
 
 from ahnpl_lightning.data.errors import DataError
 from ahnpl_lightning.data.formats import CaptionRecord
-from ahnpl_lightning.data.negatives import NEGATIVE_TYPES
+from ahnpl_lightning.types import NEGATIVE_TYPES
 from ahnpl_lightning.data.sources.files import FileSource
 from ahnpl_lightning.data.sources.records import Draw
 

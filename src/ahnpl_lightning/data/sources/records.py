@@ -18,7 +18,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from ahnpl_lightning.data.formats import CaptionRecord
-from ahnpl_lightning.data.negatives import NEGATIVE_TYPES
+from ahnpl_lightning.types import NEGATIVE_TYPES
 from ahnpl_lightning.images import ImageProblem, load_image, resolve_image
 
 Draw = Literal["random", "first"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ahnpl_lightning.data.formats import CaptionRecord
-from ahnpl_lightning.data.negatives import NEGATIVE_TYPES
+from ahnpl_lightning.types import NEGATIVE_TYPES
 from ahnpl_lightning.data.sources.files import FileSource, optional_path
 
 

@@ -9,7 +9,7 @@ EVAL_ROOT ?=
 PYTEST_ARGS ?=
 export PYTHONHASHSEED := 0
 
-.PHONY: install demo test test-fast eval bench bench-quality lint clean wordnet
+.PHONY: install demo test test-fast eval bench bench-quality lint clean wordnet notebook
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found); set PYTHON=/path/to/python3.11"; exit 1; }
@@ -54,6 +54,14 @@ eval: install
 	mkdir -p results; \
 	$(VENV)/bin/ahnpl eval --benchmarks $(EVAL_BENCHMARKS) --data-root $$root --ckpt_path $$ckpt \
 		--output results/eval.json --csv results/eval.csv --markdown results/eval.md
+
+# The margin-dynamics notebook, headless. RUNS (comma-separated, relative to the repository root) and SMOOTHING (0-1,
+# TensorBoard's) are optional: `make notebook RUNS=runs/ahnpl,runs/negclip SMOOTHING=0.6`; figures: notebooks/figures.
+RUNS ?=
+SMOOTHING ?=
+notebook: install
+	AHNPL_RUNS="$(RUNS)" AHNPL_SMOOTHING="$(SMOOTHING)" $(VENV)/bin/jupyter nbconvert --to notebook --execute \
+		notebooks/margin_dynamics.ipynb --output margin_dynamics.out.ipynb
 
 bench: install
 	$(PY) -m benchmarks

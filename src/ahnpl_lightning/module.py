@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import importlib
 import math
+import warnings
 from collections.abc import Mapping
 from typing import Any, Literal
 
 import torch
-from lightning.pytorch import LightningModule
+from lightning.pytorch import Callback, LightningModule
 from torch import Tensor, nn
 from typing_extensions import override
 
+from ahnpl_lightning.data.health import DataHealthCheck
 from ahnpl_lightning.encoding import encode_batch
 from ahnpl_lightning.finite_guard import FEATURE_KEYS, FiniteGuard
 from ahnpl_lightning.losses import TERMS, AHNPLLoss
@@ -64,24 +66,28 @@ def build_loss(config: Mapping[str, Any]) -> AHNPLLoss:
     return cls(**config.get("init_args", {}))
 
 
-def _valid_negative_images(batch: Mapping[str, Tensor]) -> tuple[Tensor, Tensor]:
-    """NegCLIP's hard-negative images and their captions ([B,M,...] with `neg_image_mask`) as extra batch rows.
+def _valid_negative_images(batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """NegCLIP's hard-negative images as extra batch rows: `images`, `captions` and, when the batch has them, each
+    row's own text negatives (`negatives`, `negative_mask`), from `neg_*` tensors [B,M,...] with `neg_image_mask`.
 
     Under DDP every rank must add the same number of rows (the loss gathers equal-sized blocks), so each rank keeps
     the first n valid ones, n = the smallest valid count over ranks (one all-reduce of a scalar).
     """
     valid = batch["neg_image_mask"].flatten()
-    images = batch["neg_images"].flatten(0, 1)[valid]
-    captions = batch["neg_image_captions"].flatten(0, 1)[valid]
+    extra = {"images": batch["neg_images"].flatten(0, 1)[valid],
+             "captions": batch["neg_image_captions"].flatten(0, 1)[valid]}
+    if "neg_image_negatives" in batch:
+        extra["negatives"] = batch["neg_image_negatives"].flatten(0, 1)[valid]
+        extra["negative_mask"] = batch["neg_image_negative_mask"].flatten(0, 1)[valid]
     if torch.distributed.is_available() and torch.distributed.is_initialized():
-        count = torch.tensor([images.shape[0]], device=images.device)
+        count = torch.tensor([extra["images"].shape[0]], device=extra["images"].device)
         torch.distributed.all_reduce(count, op=torch.distributed.ReduceOp.MIN)
-        images, captions = images[: int(count)], captions[: int(count)]
-    return images, captions
+        extra = {key: value[: int(count)] for key, value in extra.items()}
+    return extra
 
 
 def _pad_rows(x: Tensor, rows: int) -> Tensor:
-    """Append `rows` zero rows (extra batch rows have no text/image negatives: zeros, masked out)."""
+    """Append `rows` zero (False) rows: extra batch rows have no image negatives of their own (masked out)."""
     return torch.cat([x, x.new_zeros((rows, *x.shape[1:]))])
 
 
@@ -171,16 +177,22 @@ class AHNPLModule(LightningModule):
         mask = batch["negative_mask"]
         use_images = self.hparams.use_image_negatives
         image_negatives = batch.get("image_negatives") if use_images else None
+        image_mask = batch.get("image_negative_mask") if image_negatives is not None else None
         skip_negatives = self.training and not self.loss.uses_negatives
         if skip_negatives:
             k = negatives.shape[1]
-            negatives, mask, image_negatives = negatives[:, :0], mask[:, :0], None
+            negatives, mask, image_negatives, image_mask = negatives[:, :0], mask[:, :0], None, None
         if use_images and "neg_images" in batch:
-            extra_images, extra_captions = _valid_negative_images(batch)
-            images, captions = torch.cat([images, extra_images]), torch.cat([captions, extra_captions])
-            negatives, mask, image_negatives = (
-                _pad_rows(x, extra_images.shape[0]) if x is not None else None
-                for x in (negatives, mask, image_negatives)
+            extra = _valid_negative_images(batch)
+            rows = extra["images"].shape[0]
+            images, captions = torch.cat([images, extra["images"]]), torch.cat([captions, extra["captions"]])
+            if "negatives" in extra and not skip_negatives:  # each extra row brings its own hard captions
+                negatives = torch.cat([negatives, extra["negatives"].to(negatives.dtype)])
+                mask = torch.cat([mask, extra["negative_mask"]])
+            else:
+                negatives, mask = _pad_rows(negatives, rows), _pad_rows(mask, rows)
+            image_negatives, image_mask = (
+                _pad_rows(x, rows) if x is not None else None for x in (image_negatives, image_mask)
             )
         features = encode_batch(
             self.model, images, captions, negatives, image_negatives=image_negatives,
@@ -191,7 +203,21 @@ class AHNPLModule(LightningModule):
             features["negative_features"] = text.new_zeros((text.shape[0], k, text.shape[1]))
             mask = mask.new_zeros((text.shape[0], k))
         features["negative_mask"] = mask
+        if image_mask is not None and "image_negative_features" in features:
+            features["image_negative_mask"] = image_mask  # which image negatives exist; the text mask is untouched
         return features
+
+    @override
+    def setup(self, stage: str) -> None:
+        if not self.hparams.use_image_negatives:
+            warnings.warn("AHNPLModule(use_image_negatives=False) is deprecated and will be removed in the next "
+                          "release: image negatives are switched on the data source (WorldSource.image_negatives, "
+                          "NegCLIPSource.image_negatives)", DeprecationWarning, stacklevel=2)
+
+    @override
+    def configure_callbacks(self) -> list[Callback]:
+        """`DataHealthCheck`: a fit that skipped most of its data or completed no optimizer step fails."""
+        return [DataHealthCheck()]
 
     def _step(self, batch: Mapping[str, Tensor], stage: str) -> Tensor | None:
         if "images" not in batch:  # every sample of this batch was unreadable (counted by the DataModule)

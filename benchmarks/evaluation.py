@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from ahnpl_lightning.evaluation import aro, sugarcrepe
+from ahnpl_lightning.evaluation.benchmarks import aro, sugarcrepe
 from benchmarks import SHARED_DATA
 from ahnpl_lightning.evaluation.scoring import ChoiceItem, ModelEncoder, encode_distinct
 from ahnpl_lightning.model import create_model_and_transforms

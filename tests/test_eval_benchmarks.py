@@ -18,7 +18,7 @@ from _eval_helpers import (
     build_winoground,
 )
 
-from ahnpl_lightning.evaluation import aro, retrieval, sugarcrepe, valse, vl_checklist, winoground
+from ahnpl_lightning.evaluation.benchmarks import aro, retrieval, sugarcrepe, valse, vl_checklist, winoground
 from ahnpl_lightning.evaluation.scoring import BadRecords, ImageRef
 
 SHARED = SHARED_DATA

@@ -15,29 +15,38 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 import torch
 from torch import Tensor, nn
 
-from ahnpl_lightning.evaluation import aro, retrieval, sugarcrepe, valse, vl_checklist, winoground
-from ahnpl_lightning.evaluation.scoring import BenchmarkResult, Encoder, FeatureCache, resolve_limit
+from ahnpl_lightning.evaluation.benchmarks import REGISTRY
+from ahnpl_lightning.evaluation.files import resolve_limit
+from ahnpl_lightning.evaluation.scoring import BenchmarkResult, FeatureCache
+from ahnpl_lightning.evaluation.spec import EvalOptions
 
 if TYPE_CHECKING:
     import pandas
 
 log = logging.getLogger(__name__)
 
-BENCHMARKS: dict[str, Callable[..., BenchmarkResult]] = {
-    "aro": aro.evaluate,
-    "valse": valse.evaluate,
-    "vl_checklist": vl_checklist.evaluate,
-    "sugarcrepe": sugarcrepe.evaluate,
-    "winoground": winoground.evaluate,
-    "retrieval": retrieval.evaluate,
-}
+
+class _Evaluators(Mapping[str, Callable[..., BenchmarkResult]]):
+    """`BENCHMARKS[name]` is that benchmark's `evaluate`: a live view of the registry (`benchmarks.REGISTRY`)."""
+
+    def __getitem__(self, name: str) -> Callable[..., BenchmarkResult]:
+        return REGISTRY[name].evaluate
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(REGISTRY)
+
+    def __len__(self) -> int:
+        return len(REGISTRY)
+
+
+BENCHMARKS: Mapping[str, Callable[..., BenchmarkResult]] = _Evaluators()
 
 
 def evaluate_benchmarks(
@@ -47,29 +56,25 @@ def evaluate_benchmarks(
     tokenizer: Callable[[list[str]], Tensor] | None,
     data_root: str | Path,
     *,
-    paths: Mapping[str, str] | None = None,
-    batch_size: int = 64,
-    num_workers: int = 0,
     limit: int | Mapping[str, int] | None = None,
-    device: str | torch.device | None = None,
-    encoder: Encoder | None = None,
-    progress: bool = True,
     model_name: str = "",
     keep_items: bool = False,
+    **options: Unpack[EvalOptions],
 ) -> dict[str, Any]:
     """Run the named benchmarks sharing one feature cache (each distinct image/caption encoded once in all) and
-    return the result JSON object; absent benchmarks are logged and left out. `keep_items` adds each benchmark's
-    per-item outcomes `"items": [{"key", "subset", "split", "correct", "category"}]` (scored items only; keys are
-    stable across runs, so two runs' items pair up by key)."""
-    unknown = [n for n in names if n not in BENCHMARKS]
+    return the result JSON object; absent benchmarks are logged and left out. `limit` caps items per file (one int,
+    or per benchmark name); `options`: `paths`, `batch_size`, `num_workers`, `device`, `encoder`, `progress`, `seed`
+    (see `spec.EvalOptions`). `keep_items` adds each benchmark's per-item outcomes
+    `"items": [{"key", "subset", "split", "correct", "category"}]` (scored items only; keys are stable across runs, so
+    two runs' items pair up by key)."""
+    unknown = [n for n in names if n not in REGISTRY]
     if unknown:
-        raise ValueError(f"unknown benchmark(s) {unknown}; known: {sorted(BENCHMARKS)}")
+        raise ValueError(f"unknown benchmark(s) {unknown}; known: {sorted(REGISTRY)}")
     cache = FeatureCache()
     out: dict[str, Any] = {"model": model_name, "benchmarks": {}}
     for name in names:
-        result = BENCHMARKS[name](
-            model, preprocess, tokenizer, data_root, paths=paths, batch_size=batch_size, num_workers=num_workers,
-            limit=resolve_limit(limit, name), device=device, encoder=encoder, cache=cache, progress=progress,
+        result = REGISTRY[name].evaluate(
+            model, preprocess, tokenizer, data_root, limit=resolve_limit(limit, name), cache=cache, **options
         )
         if result.skipped is None:
             out["benchmarks"][name] = result.to_dict(keep_items)

@@ -50,9 +50,9 @@ eval: install
 	@ckpt="$(CKPT)"; [ -n "$$ckpt" ] || ckpt=$$(ls -t runs/ahnpl/version_*/checkpoints/last.ckpt 2>/dev/null | head -n 1); \
 	[ -n "$$ckpt" ] || { echo "no checkpoint under runs/ahnpl: run 'make demo' first or pass CKPT=path.ckpt"; exit 1; }; \
 	root="$(EVAL_ROOT)"; if [ -z "$$root" ]; then root=data/world_eval; \
-		[ -f $$root/world_manifest.json ] || $(VENV)/bin/ahnpl world --out $$root --size 200; fi; \
+		[ -f $$root/world_manifest.json ] || $(VENV)/bin/ahnpl world --output $$root --size 200; fi; \
 	mkdir -p results; \
-	$(VENV)/bin/ahnpl eval --benchmarks $(EVAL_BENCHMARKS) --data-root $$root --ckpt_path $$ckpt \
+	$(VENV)/bin/ahnpl eval --benchmarks $(EVAL_BENCHMARKS) --data-root $$root --ckpt-path $$ckpt \
 		--output results/eval.json --csv results/eval.csv --markdown results/eval.md
 
 bench: install

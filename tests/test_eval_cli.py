@@ -11,7 +11,7 @@ import torch
 from _eval_helpers import build_sugarcrepe, build_valse, build_winoground
 
 from ahnpl_lightning.evaluation import evaluate_benchmarks
-from ahnpl_lightning.evaluation.run import main
+from ahnpl_lightning.tools.eval import main
 
 BENCH_KEYS = {"subsets", "summary", "missing_images", "corrupt_images", "skipped_items"}
 

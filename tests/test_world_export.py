@@ -17,7 +17,7 @@ from ahnpl_lightning.data.world import (
     read_manifest,
     verify,
 )
-from ahnpl_lightning.data.world.cli import main
+from ahnpl_lightning.tools.world import main
 from ahnpl_lightning.evaluation.benchmarks import REGISTRY
 
 SIZE = 12

@@ -16,9 +16,9 @@ from lightning.pytorch.cli import LightningCLI
 LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
 # `ahnpl <tool> ...` -> `main(argv)` of these modules (docs/ARCHITECTURE.md).
 TOOLS: dict[str, str] = {
-    "world": "ahnpl_lightning.data.world.cli",
+    "world": "ahnpl_lightning.tools.world",
     "negatives": "ahnpl_lightning.data.negatives",
-    "eval": "ahnpl_lightning.evaluation.run",
+    "eval": "ahnpl_lightning.tools.eval",
     "export": "ahnpl_lightning.export",
 }
 

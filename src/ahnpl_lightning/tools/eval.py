@@ -1,0 +1,108 @@
+"""`ahnpl eval`: run the compositional benchmarks on a checkpoint or an open_clip model and write the results.
+
+    ahnpl eval --benchmarks aro,valse --data-root DIR (--ckpt-path FILE | --model NAME [--pretrained FILE_OR_TAG])
+               --output results.json [--csv FILE] [--markdown FILE] [--batch-size N] [--device cpu]
+               [--path KEY=DIR ...] [--limit N] [--keep-items]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ahnpl_lightning.evaluation.run import BENCHMARKS, evaluate_benchmarks, results_table, to_markdown
+from ahnpl_lightning.tools import ToolParser
+
+
+def parse_paths(pairs: Sequence[str]) -> dict[str, str]:
+    """`--path KEY=DIR` pairs -> {KEY: DIR}."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise argparse.ArgumentTypeError(f"--path expects KEY=DIR, got {pair!r}")
+        out[key] = value
+    return out
+
+
+def build_parser() -> ToolParser:
+    """The `ahnpl eval` argument parser (`--kebab-case`; `--ckpt_path` and other snake_case spellings still work)."""
+    p = ToolParser(prog="ahnpl eval", description=__doc__.split("\n\n")[0])
+    p.add_flag("--benchmarks", default=",".join(BENCHMARKS), help="comma-separated: " + ",".join(BENCHMARKS))
+    p.add_flag("--data-root", required=True, help="folder with one sub-folder per benchmark")
+    src = p.add_mutually_exclusive_group(required=True)
+    p.add_flag("--ckpt-path", group=src, help="AHNPLModule Lightning checkpoint")
+    p.add_flag("--model", group=src,
+               help="open_clip model name (built-in, AHNPL-Tiny-64, local-dir:FOLDER, hf-hub:...)")
+    p.add_flag("--pretrained", default=None, help="weights file or open_clip tag for --model")
+    p.add_flag("--output", "--out", required=True, help="results JSON path")
+    p.add_flag("--csv", default=None, help="also write the table as CSV")
+    p.add_flag("--markdown", default=None, help="also write the table as markdown")
+    p.add_flag("--batch-size", type=int, default=64)
+    p.add_flag("--num-workers", type=int, default=0)
+    p.add_flag("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_flag("--limit", type=int, default=None, help="at most N items per subset file (quick runs)")
+    p.add_flag("--path", action="append", default=[], metavar="KEY=DIR",
+               help="override a benchmark folder, e.g. coco=/data/coco, sugarcrepe_images=/data/val2017")
+    p.add_flag("--no-progress", action="store_true", help="hide the progress bars")
+    p.add_flag("--keep-items", action="store_true",
+               help="add each benchmark's per-item outcomes (key, subset, split, correct) to the JSON")
+    return p
+
+
+def load_model(args: argparse.Namespace) -> tuple[nn.Module, Callable[[Any], Tensor], Callable[..., Tensor], str]:
+    """(model, preprocess_val, tokenizer, name) from a checkpoint or an open_clip model name."""
+    if args.ckpt_path:
+        from ahnpl_lightning.module import AHNPLModule
+
+        module = AHNPLModule.load_from_checkpoint(args.ckpt_path, map_location="cpu")
+        return module.model, module.preprocess_val, module.tokenizer, str(args.ckpt_path)
+    from ahnpl_lightning.model import create_model_and_transforms
+
+    bundle = create_model_and_transforms(args.model, args.pretrained)
+    name = args.model if not args.pretrained else f"{args.model}:{args.pretrained}"
+    return bundle.model, bundle.preprocess_val, bundle.tokenizer, name
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `ahnpl eval`; returns the process exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    names = [n.strip() for n in args.benchmarks.split(",") if n.strip()]
+    try:
+        paths = parse_paths(args.path)
+        model, preprocess, tokenizer, model_name = load_model(args)
+        model.to(args.device)
+        results = evaluate_benchmarks(
+            names, model, preprocess, tokenizer, args.data_root, paths=paths, batch_size=args.batch_size,
+            num_workers=args.num_workers, limit=args.limit, device=args.device, progress=not args.no_progress,
+            model_name=model_name, keep_items=args.keep_items,
+        )
+    except (ValueError, FileNotFoundError, argparse.ArgumentTypeError) as exc:
+        print(f"ahnpl eval: error: {exc}", file=sys.stderr)
+        return 2
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    table = results_table(results)
+    if args.csv:
+        table.to_csv(args.csv, index=False)
+    if args.markdown:
+        Path(args.markdown).write_text(to_markdown(table), encoding="utf-8")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}") if len(table) else "no accuracy to report")
+    for name, res in results["benchmarks"].items():
+        if res["missing_images"] or res["corrupt_images"] or res["skipped_items"]:
+            print(f"{name}: {res['missing_images']} missing image(s), {res['corrupt_images']} corrupt, "
+                  f"{res['skipped_items']} item(s) not scored")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from ahnpl_lightning.encoding import encode_text, trim_padding
 from ahnpl_lightning.evaluation.distributed import rank
 from ahnpl_lightning.evaluation.items import ImageRef, ImageStatus
 
@@ -123,10 +124,11 @@ class ModelEncoder:
 
     @torch.no_grad()
     def encode_texts(self, texts: Sequence[str]) -> Tensor:
-        """Tokenise and encode captions in batches."""
+        """Tokenise and encode captions in batches with training's text encoder (`encoding.encode_text`): each batch
+        is cut to its longest real sequence on the CPU before it moves to the device (no host-device sync)."""
         chunks = [list(texts[i : i + self.batch_size]) for i in range(0, len(texts), self.batch_size)]
         feats = [
-            self.model.encode_text(self.tokenizer(chunk).to(self.device)).float().cpu()
+            encode_text(self.model, trim_padding(self.tokenizer(chunk)).to(self.device)).float().cpu()
             for chunk in tqdm(chunks, desc="encode captions", disable=not self.progress)
         ]
         return torch.cat(feats) if feats else torch.zeros(0, 0)

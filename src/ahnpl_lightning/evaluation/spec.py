@@ -44,7 +44,7 @@ class EvalOptions(TypedDict, total=False):
     """How to run an evaluation (shared by `BenchmarkSpec.evaluate` and `evaluate_benchmarks`): `paths` overrides
     benchmark folders (`{"coco": "/data/coco"}`), `batch_size`/`num_workers`/`device` drive the `ModelEncoder`,
     `encoder` replaces it (then model, preprocess and tokenizer may be None), `progress` shows bars (rank 0),
-    `seed` seeds ARO's order perturbations."""
+    `seed` seeds ARO's order perturbations and `tagger` tags their words (`auto`, `nltk` or `builtin`)."""
 
     paths: Mapping[str, str] | None
     batch_size: int
@@ -53,20 +53,23 @@ class EvalOptions(TypedDict, total=False):
     encoder: Encoder | None
     progress: bool
     seed: int
+    tagger: str
 
 
 DEFAULT_OPTIONS: EvalOptions = {"paths": None, "batch_size": 64, "num_workers": 0, "device": None, "encoder": None,
-                                "progress": True, "seed": 0}
+                                "progress": True, "seed": 0, "tagger": "auto"}
 
 
 @dataclass(frozen=True)
 class Request:
-    """What a spec's `load` gets: where the files are, the per-file item limit, the seed, and the bad-record tally."""
+    """What a spec's `load` gets: where the files are, the per-file item limit, the seed and tagger (for generated
+    options such as ARO's order perturbations), and the bad-record tally."""
 
     where: Location
     limit: int | None = None
     seed: int = 0
     bad: BadRecords = field(default_factory=lambda: BadRecords("benchmark"))
+    tagger: str = "auto"
 
 
 @dataclass
@@ -169,7 +172,7 @@ class BenchmarkSpec:
                       else f"no {self.name} files found under {where.data_root}")
             return skipped_result(self.name, reason)
         bad = BadRecords(self.name)
-        items = self.load(Request(where, limit, opts["seed"], bad))
+        items = self.load(Request(where, limit, opts["seed"], bad, opts["tagger"]))
         with encoding(model, preprocess, tokenizer, opts["encoder"], opts["device"], opts["batch_size"],
                       opts["num_workers"], opts["progress"]) as enc:
             features = encode_distinct(

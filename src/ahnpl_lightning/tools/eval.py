@@ -2,7 +2,7 @@
 
     ahnpl eval --benchmarks aro,valse --data-root DIR (--ckpt-path FILE | --model NAME [--pretrained FILE_OR_TAG])
                --output results.json [--csv FILE] [--markdown FILE] [--batch-size N] [--device cpu]
-               [--path KEY=DIR ...] [--limit N] [--keep-items]
+               [--path KEY=DIR ...] [--limit N] [--seed S] [--tagger auto|nltk|builtin] [--keep-items]
 """
 
 from __future__ import annotations
@@ -50,6 +50,9 @@ def build_parser() -> ToolParser:
     p.add_flag("--num-workers", type=int, default=0)
     p.add_flag("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_flag("--limit", type=int, default=None, help="at most N items per subset file (quick runs)")
+    p.add_flag("--seed", type=int, default=0, help="seed of ARO's COCO/Flickr-Order perturbations (default 0)")
+    p.add_flag("--tagger", default="auto", choices=("auto", "nltk", "builtin"),
+               help="part-of-speech tagger for ARO's order perturbations (auto: nltk when installed)")
     p.add_flag("--path", action="append", default=[], metavar="KEY=DIR",
                help="override a benchmark folder, e.g. coco=/data/coco, sugarcrepe_images=/data/val2017")
     p.add_flag("--no-progress", action="store_true", help="hide the progress bars")
@@ -84,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         results = evaluate_benchmarks(
             names, model, preprocess, tokenizer, args.data_root, paths=paths, batch_size=args.batch_size,
             num_workers=args.num_workers, limit=args.limit, device=args.device, progress=not args.no_progress,
-            model_name=model_name, keep_items=args.keep_items,
+            model_name=model_name, keep_items=args.keep_items, seed=args.seed, tagger=args.tagger,
         )
     except (ValueError, FileNotFoundError, argparse.ArgumentTypeError) as exc:
         print(f"ahnpl eval: error: {exc}", file=sys.stderr)

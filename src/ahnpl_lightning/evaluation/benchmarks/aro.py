@@ -8,15 +8,16 @@ Subsets (accuracy in [0, 1]):
   ambiguous relation names of ARO's evaluation, the number papers report); `vg_relation_all`: over every relation.
 - `vg_attribution`: macro mean over attribute pairs `f"{a[0]}_{a[1]}"` with >= 25 items.
 - `coco_order`, `flickr30k_order`: precision@1 of the true caption among itself and its 4 ARO perturbations
-  (`ahnpl_lightning.data.negatives.order_perturbations(caption, seed + item_index)`), every option passed through
-  `pre_caption`; here a tie counts as correct (ARO's argmax picks the first, true, option). VG: a tie is wrong.
+  (`evaluation.perturbations.order_perturbations(caption, seed + item_index)`, `--seed` in `ahnpl eval`), every option
+  passed through `pre_caption`; here a tie counts as correct (ARO's argmax picks the first, true, option). VG: a tie
+  is wrong.
 World-split side-file keys: `visual_genome_<kind>#<index>` for VG items, the record's `image` for order items.
 The world's export writes the two VG files (the Karpathy file is retrieval's).
 """
 
 from __future__ import annotations
 
-import re
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -34,6 +35,7 @@ from ahnpl_lightning.evaluation.files import (
 )
 from ahnpl_lightning.evaluation.items import ChoiceItem, ImageRef, ScoredItem
 from ahnpl_lightning.evaluation.metrics import Metric, accuracy, macro, mean_of, put
+from ahnpl_lightning.evaluation.perturbations import ORDER_MAX_WORDS, order_perturbations, pre_caption  # noqa: F401
 from ahnpl_lightning.evaluation.spec import BenchmarkSpec, Request, WorldWriter
 
 if TYPE_CHECKING:
@@ -48,7 +50,6 @@ ORDER_FILES = {
 }
 ORDER_SUBSETS = frozenset(ORDER_FILES)
 VG_ATTRIBUTION_MIN_COUNT = 25
-ORDER_MAX_WORDS = 30
 
 # The 157 relation names ARO's evaluation drops from VG-Relation (symmetric or ambiguous relations), as listed in the
 # ARO evaluation code and reused by later work (e.g. the ARO dataset wrappers of the compositionality benchmarks).
@@ -76,13 +77,6 @@ VG_RELATION_EXCLUDED: tuple[str, ...] = (
     "walking through", "working in", "working on", "worn on", "wrapped around", "wrapped in", "by", "of", "near",
     "next to", "with", "beside", "on the side of", "around",
 )
-
-
-def pre_caption(caption: str, max_words: int = ORDER_MAX_WORDS) -> str:
-    """ARO's caption cleaning: lower-case, replace ``.!"()*#:;~`` by spaces, squeeze spaces, keep `max_words` words."""
-    caption = re.sub(r"([.!\"()*#:;~])", " ", caption.lower())
-    caption = re.sub(r"\s{2,}", " ", caption).rstrip("\n").strip(" ")
-    return " ".join(caption.split(" ")[:max_words])
 
 
 def load_vg_items(
@@ -156,15 +150,6 @@ def aggregate(scored: Sequence[ScoredItem]) -> tuple[dict[str, Metric], dict[str
     return subsets, summary
 
 
-def _order_perturbations() -> Callable[[str, int], list[str]] | None:
-    try:
-        from ahnpl_lightning.data.negatives import order_perturbations
-    except ImportError as exc:
-        log.warning("aro: COCO/Flickr30k-Order skipped: order_perturbations is unavailable (%s)", exc)
-        return None
-    return order_perturbations
-
-
 def files(where: Location) -> list[Path]:
     """The two VG files and the two Karpathy test files the order tasks read."""
     return [where.dir(NAME) / f for f in VG_FILES.values()] + [where.dir(d) / f for d, f in ORDER_FILES.values()]
@@ -179,15 +164,13 @@ def load(request: Request) -> list[ChoiceItem]:
             items += load_vg_items(path, aro_dir / "images", subset, request.limit, request.bad)
         else:
             log.info("aro: %s skipped, %s not found", subset, path)
-    perturb = None
+    perturb = functools.partial(order_perturbations, tagger=request.tagger)
     for subset, (folder, filename) in ORDER_FILES.items():
         path = request.where.dir(folder) / filename
-        if not path.is_file():
-            log.info("aro: %s skipped, %s not found", subset, path)
-            continue
-        perturb = perturb or _order_perturbations()
-        if perturb is not None:
+        if path.is_file():
             items += load_order_items(path, path.parent, subset, perturb, request.seed, request.limit, request.bad)
+        else:
+            log.info("aro: %s skipped, %s not found", subset, path)
     return items
 
 

@@ -1,19 +1,19 @@
 """Finding and reading benchmark files: folders under the data root (with overrides), JSON / JSONL records, world
-splits, limits, and `BadRecords`, which counts and locates what could not be read (never silently dropped)."""
+splits and limits; what cannot be read goes to `BadRecords` (problems.py), counted and located."""
 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ahnpl_lightning.evaluation.distributed import rank
+from ahnpl_lightning.evaluation.problems import LOG_EXAMPLES, BadRecords, log
 
-log = logging.getLogger("ahnpl_lightning.evaluation")
-LOG_EXAMPLES = 5  # how many missing/corrupt paths or bad records a warning names
+__all__ = ["LOG_EXAMPLES", "RECORD_ERRORS", "BadRecords", "Location", "apply_limit", "bench_dir", "json_records",
+           "jsonl_records", "load_split_map", "log", "parse_records", "read_annotations", "read_json",
+           "record_split", "resolve_limit"]
 # what a malformed record raises while it is turned into items (a missing key, a wrong type, a short list, ...)
 RECORD_ERRORS: tuple[type[Exception], ...] = (KeyError, IndexError, TypeError, ValueError, AttributeError)
 T = TypeVar("T")
@@ -44,37 +44,27 @@ def read_json(path: Path) -> Any:
         return json.load(fh)
 
 
-class BadRecords:
-    """Counts malformed annotation records and logs the first few with their location."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.count = 0
-
-    def add(self, location: str, error: Exception | str) -> None:
-        """Record one bad record found at `location` (file and key/index)."""
-        self.count += 1
-        if self.count <= LOG_EXAMPLES and rank() == 0:
-            log.warning("%s: skipping malformed record at %s: %s", self.name, location, error)
-
-
-def read_annotations(path: Path, expected: type, bad: BadRecords) -> Any:
-    """An annotation file that must hold a JSON `expected` (list or dict); an unreadable or mistyped file is counted
-    as one bad record and read as empty, so one broken file does not stop the evaluation."""
+def read_annotations(path: Path, expected: type, bad: BadRecords, marker: str | None = None) -> Any:
+    """An annotation file that must hold a JSON `expected` (list or dict). A file that cannot be read, parsed or has
+    the wrong type is read as empty and recorded in `bad` as unreadable with all its records lost (estimated from the
+    text when it does not parse; `marker` is a key every record has, for that estimate), so one broken file does
+    not stop the evaluation and its items are not silently dropped."""
     try:
         data = read_json(path)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        bad.add(str(path), repr(exc))
+        bad.unreadable(path, repr(exc), marker)
         return expected()
     if not isinstance(data, expected):
-        bad.add(str(path), f"expected a JSON {expected.__name__}, got {type(data).__name__}")
+        bad.unreadable(path, f"expected a JSON {expected.__name__}, got {type(data).__name__}", marker)
         return expected()
     return data
 
 
-def json_records(path: Path, expected: type, bad: BadRecords) -> Iterator[tuple[str, Any, Any]]:
+def json_records(
+    path: Path, expected: type, bad: BadRecords, marker: str | None = None
+) -> Iterator[tuple[str, Any, Any]]:
     """(location, key, record) of a JSON list (key: index) or object (key: its key), in file order."""
-    data = read_annotations(path, expected, bad)
+    data = read_annotations(path, expected, bad, marker)
     if isinstance(data, dict):
         for key, rec in data.items():
             yield f"{path}[{key!r}]", key, rec
@@ -84,15 +74,20 @@ def json_records(path: Path, expected: type, bad: BadRecords) -> Iterator[tuple[
 
 
 def jsonl_records(path: Path, bad: BadRecords) -> Iterator[tuple[str, Any, Any]]:
-    """(location `file:line`, line number, record) of a JSON-lines file; unparseable lines are counted as bad."""
-    with open(path, encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield f"{path}:{line_no}", line_no, json.loads(line)
-            except json.JSONDecodeError as exc:
-                bad.add(f"{path}:{line_no}", repr(exc))
+    """(location `file:line`, line number, record) of a JSON-lines file; a line that is not UTF-8 JSON is counted
+    as one malformed record, a file that cannot be opened as unreadable."""
+    try:
+        lines = Path(path).read_bytes().splitlines()
+    except OSError as exc:
+        bad.unreadable(path, repr(exc))
+        return
+    for line_no, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield f"{path}:{line_no}", line_no, json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            bad.add(f"{path}:{line_no}", repr(exc))
 
 
 def parse_records(

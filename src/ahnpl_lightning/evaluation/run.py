@@ -2,13 +2,17 @@
 whose command line is `ahnpl_lightning.tools.eval`).
 
 Result JSON: `{"model": str, "benchmarks": {NAME: {"subsets": {SUBSET: {"accuracy", "count"}}, "summary": {...},
-"missing_images": int, "corrupt_images": int, "skipped_items": int}}}`; benchmarks whose data is absent are left out
-(one log line each). Accuracies are fractions in [0, 1].
+"missing_images": int, "corrupt_images": int, "skipped_items": int, "measures": {FIGURE: {"measure", "count_of"}},
+"notes": [...], "unscored": {...}, "problems": [...], ...}}, "skipped": {NAME: reason}, "run": {...}}`. Every figure
+is a fraction in [0, 1] stored under `accuracy` (for retrieval it is a recall: `measures` says what each figure
+measures and what its `count` counts). Benchmarks whose data is absent are listed under `skipped` with the reason;
+`run` records how the result was made (provenance.py).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
@@ -17,6 +21,8 @@ from torch import Tensor, nn
 
 from ahnpl_lightning.evaluation.benchmarks import REGISTRY
 from ahnpl_lightning.evaluation.files import resolve_limit
+from ahnpl_lightning.evaluation.perturbations import resolve_tagger
+from ahnpl_lightning.evaluation.provenance import run_info
 from ahnpl_lightning.evaluation.scoring import BenchmarkResult, FeatureCache
 from ahnpl_lightning.evaluation.spec import EvalOptions
 
@@ -63,35 +69,62 @@ def evaluate_benchmarks(
     unknown = [n for n in names if n not in REGISTRY]
     if unknown:
         raise ValueError(f"unknown benchmark(s) {unknown}; known: {sorted(REGISTRY)}")
+    tagger = resolve_tagger(options.get("tagger", "auto")) if "aro" in names else None
+    info = run_info(names, data_root, options.get("paths"), limit, options.get("seed", 0), tagger)
+    start = time.perf_counter()
     cache = FeatureCache()
-    out: dict[str, Any] = {"model": model_name, "benchmarks": {}}
+    out: dict[str, Any] = {"model": model_name, "benchmarks": {}, "skipped": {}, "run": info}
     for name in names:
         result = REGISTRY[name].evaluate(
             model, preprocess, tokenizer, data_root, limit=resolve_limit(limit, name), cache=cache, **options
         )
         if result.skipped is None:
             out["benchmarks"][name] = result.to_dict(keep_items)
+        else:
+            out["skipped"][name] = result.skipped
+    info["seconds"] = round(time.perf_counter() - start, 3)
     return out
 
 
+def shortfalls(results: Mapping[str, Any]) -> list[str]:
+    """Why a result is not a complete evaluation of what was asked: benchmarks skipped (absent), files that could
+    not be read, benchmarks that scored nothing. Empty when complete (malformed records and missing images are
+    counted and located, but do not make a run incomplete)."""
+    out = [f"{name}: not evaluated: {reason}" for name, reason in results.get("skipped", {}).items()]
+    for name, res in results["benchmarks"].items():
+        for path in res.get("unreadable_files", []):
+            out.append(f"{name}: unreadable file {path}")
+        scored = sum(m["count"] for m in res["subsets"].values())
+        if not scored:
+            out.append(f"{name}: no item could be scored ({res['skipped_items']} item(s) lost)")
+    return out
+
+
+COLUMNS = ["benchmark", "subset", "measure", "value", "count", "count_of", "accuracy"]
+
+
 def results_table(results: Mapping[str, Any]) -> pandas.DataFrame:
-    """One row per (benchmark, subset or summary entry): benchmark, subset, accuracy, count."""
+    """One row per (benchmark, subset or summary entry): benchmark, subset, what the value measures, the value, its
+    count and what that counts; `accuracy` repeats the value under its old column name."""
     import pandas as pd
 
-    rows = [
-        {"benchmark": bench, "subset": name, "accuracy": m["accuracy"], "count": m["count"]}
-        for bench, res in results["benchmarks"].items()
-        for section in ("subsets", "summary")
-        for name, m in res[section].items()
-    ]
-    return pd.DataFrame(rows, columns=["benchmark", "subset", "accuracy", "count"])
+    rows = []
+    for bench, res in results["benchmarks"].items():
+        measures = res.get("measures", {})
+        for section in ("subsets", "summary"):
+            for name, m in res[section].items():
+                what = measures.get(name, {"measure": "accuracy", "count_of": "items"})
+                rows.append({"benchmark": bench, "subset": name, "measure": what["measure"], "value": m["accuracy"],
+                             "count": m["count"], "count_of": what["count_of"], "accuracy": m["accuracy"]})
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def to_markdown(table: pandas.DataFrame) -> str:
-    """A GitHub markdown table (no `tabulate` dependency); accuracy shown as a percentage."""
-    lines = ["| benchmark | subset | accuracy (%) | count |", "|---|---|---:|---:|"]
+    """A GitHub markdown table (no `tabulate` dependency); values shown as percentages."""
+    lines = ["| benchmark | subset | measure | value (%) | count | count of |", "|---|---|---|---:|---:|---|"]
     for row in table.itertuples(index=False):
-        lines.append(f"| {row.benchmark} | {row.subset} | {100 * row.accuracy:.2f} | {row.count} |")
+        lines.append(f"| {row.benchmark} | {row.subset} | {row.measure} | {100 * row.value:.2f} | {row.count} | "
+                     f"{row.count_of} |")
     return "\n".join(lines) + "\n"
 
 

@@ -17,7 +17,7 @@ the modules it is built from (items, metrics, encoders, files, distributed) are 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,12 +40,19 @@ from ahnpl_lightning.evaluation.files import (
 )
 from ahnpl_lightning.evaluation.items import ChoiceItem, ImageRef, ImageStatus, ScoredItem
 from ahnpl_lightning.evaluation.metrics import Metric, accuracy, item_outcome, macro, mean_of, metric, put
+from ahnpl_lightning.evaluation.problems import (
+    MALFORMED,
+    MISSING_IMAGE,
+    UNREADABLE_FILE,
+    UNREADABLE_IMAGE,
+    Problem,
+)
 
 SPLITS = ("in_distribution", "held_out")
 
 __all__ = [
     "LOG_EXAMPLES", "SPLITS", "Aggregator", "BadRecords", "BenchmarkResult", "ChoiceItem", "Encoder", "FeatureCache",
-    "Features", "ImageRef", "ImageStatus", "Metric", "ModelEncoder", "ScoredItem", "accuracy", "apply_limit",
+    "Features", "ImageRef", "ImageStatus", "Metric", "ModelEncoder", "Problem", "ScoredItem", "accuracy", "apply_limit",
     "bench_dir", "encode_distinct", "encoding", "eval_mode", "gather_rows", "item_outcome", "load_image",
     "load_split_map", "macro", "mean_of", "metric", "pair_scores", "put", "read_annotations", "read_json",
     "record_split", "report_images", "resolve_limit", "score_choices", "shard_bounds", "skipped_result",
@@ -53,9 +60,17 @@ __all__ = [
 ]
 
 
+PROBLEMS_SHOWN = 50  # problems listed one by one in a result JSON (all are counted)
+
+
 @dataclass
 class BenchmarkResult:
-    """One benchmark's numbers plus what could not be scored; `skipped` names why the whole benchmark did not run."""
+    """One benchmark's numbers plus what could not be scored; `skipped` names why the whole benchmark did not run.
+
+    `skipped_items` counts every item lost: malformed records, all records of unreadable files (estimated when such
+    a file does not parse: `skipped_estimated`), and items whose image is missing or unreadable. `problems` says
+    where; `measures` says, per figure, what its value measures and what its `count` counts; `notes` explain
+    figures that are absent or restricted (e.g. a category threshold)."""
 
     name: str
     subsets: dict[str, Metric] = field(default_factory=dict)
@@ -65,16 +80,45 @@ class BenchmarkResult:
     skipped_items: int = 0
     skipped: str | None = None
     items: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    skipped_estimated: bool = False
+    measures: dict[str, dict[str, str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    absent_files: list[str] = field(default_factory=list)
+
+    @property
+    def unreadable_files(self) -> list[str]:
+        """Files that could not be used at all."""
+        return [p.location for p in self.problems if p.kind == UNREADABLE_FILE]
+
+    def unscored(self) -> dict[str, int]:
+        """The items lost, by cause."""
+        by_kind = {kind: sum(p.items for p in self.problems if p.kind == kind)
+                   for kind in (MALFORMED, UNREADABLE_FILE, MISSING_IMAGE, UNREADABLE_IMAGE)}
+        return {"malformed_records": by_kind[MALFORMED], "in_unreadable_files": by_kind[UNREADABLE_FILE],
+                "missing_image": by_kind[MISSING_IMAGE], "unreadable_image": by_kind[UNREADABLE_IMAGE]}
 
     def to_dict(self, keep_items: bool = False) -> dict[str, Any]:
-        """The JSON shape `{"subsets", "summary", "missing_images", "corrupt_images", "skipped_items"}`, plus the
-        per-item outcomes `"items"` when `keep_items` (see `metrics.item_outcome`)."""
+        """The JSON shape `{"subsets", "summary", "missing_images", "corrupt_images", "skipped_items"}` plus what the
+        figures mean and what was lost (`measures`, `notes`, `unscored`, `problems`, ...), and the per-item outcomes
+        `"items"` when `keep_items` (see `metrics.item_outcome`)."""
+        order = {UNREADABLE_FILE: 0, MALFORMED: 1, MISSING_IMAGE: 2, UNREADABLE_IMAGE: 3}
+        problems = sorted(self.problems, key=lambda p: order.get(p.kind, 4))
         out: dict[str, Any] = {
             "subsets": self.subsets,
             "summary": self.summary,
             "missing_images": self.missing_images,
             "corrupt_images": self.corrupt_images,
+            "unreadable_images": self.corrupt_images,  # the clearer name of `corrupt_images`
             "skipped_items": self.skipped_items,
+            "skipped_items_estimated": self.skipped_estimated,
+            "unscored": self.unscored(),
+            "unreadable_files": self.unreadable_files,
+            "absent_files": self.absent_files,
+            "measures": self.measures,
+            "notes": self.notes,
+            "problems": [p.to_dict() for p in problems[:PROBLEMS_SHOWN]],
+            "problems_total": len(problems),
         }
         if keep_items:
             out["items"] = self.items
@@ -234,15 +278,25 @@ def with_world_splits(
     return subsets, summary
 
 
-def report_images(result: BenchmarkResult, features: Features, refs: Sequence[ImageRef], skipped_items: int) -> None:
-    """Fill in missing/corrupt image counts and log where they are (never silent)."""
+def report_images(
+    result: BenchmarkResult, features: Features, refs: Sequence[ImageRef], skipped_items: int,
+    uses: Mapping[ImageRef, int] | None = None,
+) -> None:
+    """Fill in missing/unreadable image counts, add each such image to `result.problems` (with the number of items
+    showing it, from `uses`) and log a few (never silent); `skipped_items` is the total of items not scored."""
     refs = list(dict.fromkeys(refs))
+    uses = uses or {}
     result.missing_images = features.count_status(refs, ImageStatus.MISSING)
     result.corrupt_images = features.count_status(refs, ImageStatus.CORRUPT)
     result.skipped_items = skipped_items
-    for status, count in ((ImageStatus.MISSING, result.missing_images), (ImageStatus.CORRUPT, result.corrupt_images)):
-        if count and rank() == 0:
-            examples = [r.path for r in refs if features.status(r) == status][:LOG_EXAMPLES]
-            log.warning("%s: %d %s image(s), e.g. %s", result.name, count, status.name.lower(), examples)
+    for status, kind, error in ((ImageStatus.MISSING, MISSING_IMAGE, "no such file"),
+                                (ImageStatus.CORRUPT, UNREADABLE_IMAGE, "cannot be decoded or cropped")):
+        bad = [r for r in refs if features.status(r) == status]
+        result.problems += [Problem(kind, r.path + (f" crop {r.bbox}" if r.bbox else ""), error, uses.get(r, 1))
+                            for r in bad]
+        if bad and rank() == 0:
+            log.warning("%s: %d %s image(s), e.g. %s", result.name, len(bad), kind.split("_")[0],
+                        [r.path for r in bad[:LOG_EXAMPLES]])
     if skipped_items and rank() == 0:
-        log.warning("%s: %d item(s) not scored (missing/corrupt image or malformed record)", result.name, skipped_items)
+        log.warning("%s: %d item(s) not scored (missing/unreadable image, malformed record or unreadable file)",
+                    result.name, skipped_items)

@@ -11,6 +11,7 @@ benchmark with another item shape (Winoground's 2x2, retrieval's similarity matr
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from ahnpl_lightning.evaluation.files import BadRecords, Location
 from ahnpl_lightning.evaluation.items import ChoiceItem, ImageRef
 from ahnpl_lightning.evaluation.metrics import Metric, item_outcome
 from ahnpl_lightning.evaluation.scoring import (
+    SPLITS,
     Aggregator,
     BenchmarkResult,
     FeatureCache,
@@ -92,6 +94,12 @@ class WorldWriter:
     order: int = 100
 
 
+def figure_name(name: str) -> str:
+    """A figure's name without its world-split suffix (`replace_obj@held_out` -> `replace_obj`)."""
+    base, _, split = name.rpartition("@")
+    return base if base and split in SPLITS else name
+
+
 def never(item: Any) -> bool:
     """The default tie rule: a tie is wrong."""
     return False
@@ -130,7 +138,8 @@ class BenchmarkSpec:
     """One benchmark. `files(where)`: the files it reads when present (none present: the benchmark is skipped);
     `load(request)`: its items; `aggregate(scored)`: (subsets, summary); `tie_correct(item)`: whether a tie counts
     as correct for that item; `score`, `images`, `texts`: the item shape (choice items by default); `world`: its
-    writer for the synthetic world's export."""
+    writer for the synthetic world's export; `describe(figure)`: (what the figure's value measures, what its count
+    counts); `min_items[subset]`: (the fewest items a category needs to enter that subset, the category's name)."""
 
     name: str
     files: Callable[[Location], Sequence[Path]]
@@ -141,6 +150,8 @@ class BenchmarkSpec:
     images: Callable[[Any], Iterable[ImageRef]] = choice_images
     texts: Callable[[Any], Iterable[str]] = choice_texts
     world: WorldWriter | None = None
+    describe: Callable[[str], tuple[str, str]] = lambda name: ("accuracy", "items")
+    min_items: Mapping[str, tuple[int, str]] = field(default_factory=dict)
 
     def load_items(self, data_root: str | Path, paths: Mapping[str, str] | None = None, limit: int | None = None,
                    seed: int = 0, bad: BadRecords | None = None) -> list[Any]:
@@ -172,13 +183,38 @@ class BenchmarkSpec:
                       else f"no {self.name} files found under {where.data_root}")
             return skipped_result(self.name, reason)
         bad = BadRecords(self.name)
+        for path in candidates:
+            if path.exists() and not path.is_file():
+                bad.unreadable(path, "a directory where a file is expected")
         items = self.load(Request(where, limit, opts["seed"], bad, opts["tagger"]))
+        refs = [r for it in items for r in self.images(it)]
         with encoding(model, preprocess, tokenizer, opts["encoder"], opts["device"], opts["batch_size"],
                       opts["num_workers"], opts["progress"]) as enc:
-            features = encode_distinct(
-                enc, (r for it in items for r in self.images(it)), (t for it in items for t in self.texts(it)), cache
-            )
+            features = encode_distinct(enc, refs, (t for it in items for t in self.texts(it)), cache)
         scores = self.score(self, items, features)
-        result = BenchmarkResult(self.name, scores.subsets, scores.summary, items=scores.outcomes)
-        report_images(result, features, [r for it in items for r in self.images(it)], scores.unscored + bad.count)
+        result = BenchmarkResult(self.name, scores.subsets, scores.summary, items=scores.outcomes,
+                                 problems=list(bad.problems), skipped_estimated=bad.estimated)
+        result.absent_files = [str(p) for p in candidates if not p.exists()]
+        report_images(result, features, refs, scores.unscored + bad.count, uses=Counter(refs))
+        result.measures = {name: dict(zip(("measure", "count_of"), self.describe(figure_name(name))))
+                           for name in (*result.subsets, *result.summary)}
+        result.notes = self.threshold_notes(result, scores.outcomes, limit)
         return result
+
+    def threshold_notes(self, result: BenchmarkResult, outcomes: Sequence[dict[str, Any]],
+                        limit: int | None) -> list[str]:
+        """Say when a category threshold (`min_items`) left categories, or a whole subset, out of the figures."""
+        notes = []
+        for subset, (minimum, kind) in self.min_items.items():
+            sizes = Counter(o["category"] for o in outcomes if o["subset"] == subset)
+            small = sorted(c for c, n in sizes.items() if n < minimum)
+            if limit is not None and limit < minimum:
+                notes.append(f"{subset}: --limit {limit} is below the {minimum} items per {kind} this subset needs "
+                             f"(ARO's rule), so no {kind} can qualify and `{subset}` is left out")
+            elif sizes and subset not in result.subsets:
+                notes.append(f"{subset}: no {kind} has the {minimum} items it needs ({len(sizes)} {kind}s, at most "
+                             f"{max(sizes.values())} items each); the subset is left out")
+            elif small:
+                notes.append(f"{subset}: {len(small)} of {len(sizes)} {kind}s have fewer than {minimum} items and are "
+                             f"left out of the mean, e.g. {small[:3]}")
+        return notes

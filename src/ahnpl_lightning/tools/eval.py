@@ -3,6 +3,7 @@
     ahnpl eval --benchmarks aro,valse --data-root DIR (--ckpt-path FILE | --model NAME [--pretrained FILE_OR_TAG])
                --output results.json [--csv FILE] [--markdown FILE] [--batch-size N] [--device cpu]
                [--path KEY=DIR ...] [--limit N] [--seed S] [--tagger auto|nltk|builtin] [--keep-items]
+               [--allow-partial]
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ahnpl_lightning.evaluation.run import BENCHMARKS, evaluate_benchmarks, results_table, to_markdown
+from ahnpl_lightning.evaluation.provenance import now
+from ahnpl_lightning.evaluation.run import BENCHMARKS, evaluate_benchmarks, results_table, shortfalls, to_markdown
 from ahnpl_lightning.tools import ToolParser
 
 
@@ -56,6 +58,8 @@ def build_parser() -> ToolParser:
     p.add_flag("--path", action="append", default=[], metavar="KEY=DIR",
                help="override a benchmark folder, e.g. coco=/data/coco, sugarcrepe_images=/data/val2017")
     p.add_flag("--no-progress", action="store_true", help="hide the progress bars")
+    p.add_flag("--allow-partial", action="store_true",
+               help="exit 0 even when a requested benchmark is absent or a file unreadable (not when nothing ran)")
     p.add_flag("--keep-items", action="store_true",
                help="add each benchmark's per-item outcomes (key, subset, split, correct) to the JSON")
     return p
@@ -76,11 +80,17 @@ def load_model(args: argparse.Namespace) -> tuple[nn.Module, Callable[[Any], Ten
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of `ahnpl eval`; returns the process exit status."""
+    """Entry point of `ahnpl eval`. Exit status: 0 when every requested benchmark was evaluated from readable files
+    (malformed records and missing images are counted and located, and allowed); 1 when a requested benchmark is
+    absent, a file is unreadable or a benchmark scored nothing (0 with `--allow-partial`, unless nothing at all was
+    evaluated); 2 on bad arguments. The result JSON is written in every case but the last."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     names = [n.strip() for n in args.benchmarks.split(",") if n.strip()]
     try:
+        if not Path(args.data_root).is_dir():
+            raise FileNotFoundError(f"--data-root {args.data_root} is not a folder (it should hold one sub-folder per "
+                                    f"benchmark: aro/, coco/, sugarcrepe/, ...; `ahnpl world --output DIR` writes one)")
         paths = parse_paths(args.path)
         model, preprocess, tokenizer, model_name = load_model(args)
         model.to(args.device)
@@ -92,6 +102,25 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, argparse.ArgumentTypeError) as exc:
         print(f"ahnpl eval: error: {exc}", file=sys.stderr)
         return 2
+    missing = shortfalls(results)
+    status = 1 if (missing and not args.allow_partial) or not results["benchmarks"] else 0
+    results["run"].update(model_source(args), command=["ahnpl", "eval", *(sys.argv[1:] if argv is None else argv)],
+                          allow_partial=args.allow_partial, complete=not missing, shortfalls=missing,
+                          finished=now(), exit_status=status)
+    write_outputs(args, results)
+    report(results, missing, status, args.allow_partial)
+    return status
+
+
+def model_source(args: argparse.Namespace) -> dict[str, Any]:
+    """What was evaluated: a checkpoint (its absolute path) or an open_clip model name and pretrained tag/file."""
+    if args.ckpt_path:
+        return {"checkpoint": str(Path(args.ckpt_path).resolve()), "model_name": None, "pretrained": None}
+    return {"checkpoint": None, "model_name": args.model, "pretrained": args.pretrained}
+
+
+def write_outputs(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    """The result JSON, and the table as CSV / markdown when asked."""
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     table = results_table(results)
@@ -99,12 +128,37 @@ def main(argv: list[str] | None = None) -> int:
         table.to_csv(args.csv, index=False)
     if args.markdown:
         Path(args.markdown).write_text(to_markdown(table), encoding="utf-8")
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}") if len(table) else "no accuracy to report")
+    print(console_table(table) if len(table) else "no figure to report")
+
+
+def console_table(table: Any) -> str:
+    """benchmark, subset, value, count, measure: names left-aligned, numbers right-aligned, the long text last."""
+    rows = [("benchmark", "subset", "value", "count", "measure")]
+    rows += [(r.benchmark, r.subset, f"{r.value:.4f}", str(r.count), r.measure) for r in table.itertuples(index=False)]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    return "\n".join(f"{b:<{widths[0]}}  {s:<{widths[1]}}  {v:>{widths[2]}}  {c:>{widths[3]}}  {m}"
+                     for b, s, v, c, m in rows)
+
+
+def report(results: dict[str, Any], missing: list[str], status: int, allow_partial: bool) -> None:
+    """Say on stderr what was lost and where, what the notes say, and why the exit status is what it is."""
     for name, res in results["benchmarks"].items():
-        if res["missing_images"] or res["corrupt_images"] or res["skipped_items"]:
-            print(f"{name}: {res['missing_images']} missing image(s), {res['corrupt_images']} corrupt, "
-                  f"{res['skipped_items']} item(s) not scored")
-    return 0
+        if res["skipped_items"]:
+            about = "about " if res["skipped_items_estimated"] else ""
+            causes = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in res["unscored"].items() if n)
+            print(f"{name}: {about}{res['skipped_items']} item(s) not scored ({causes}); e.g. "
+                  + "; ".join(f"{p['location']}: {p['error']}" for p in res["problems"][:3]), file=sys.stderr)
+        for note in res["notes"]:
+            print(f"{name}: note: {note}", file=sys.stderr)
+    for line in missing:
+        print(f"ahnpl eval: {line}", file=sys.stderr)
+    if status:
+        why = "nothing was evaluated" if not results["benchmarks"] else "the evaluation is incomplete"
+        hint = "" if not results["benchmarks"] else " (--allow-partial accepts a partial run)"
+        print(f"ahnpl eval: {why}{hint}; exit status {status}", file=sys.stderr)
+    elif missing and allow_partial:
+        print("ahnpl eval: partial run accepted (--allow-partial); see `shortfalls` in the result JSON",
+              file=sys.stderr)
 
 
 if __name__ == "__main__":

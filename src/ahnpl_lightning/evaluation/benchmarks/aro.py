@@ -97,7 +97,7 @@ def load_vg_items(
         return [ChoiceItem(image, options, subset, category, record_split(rec, key, split_map), key)]
 
     bad = bad or BadRecords(NAME)
-    return parse_records(json_records(path, list, bad), parse, bad, limit)
+    return parse_records(json_records(path, list, bad, marker="true_caption"), parse, bad, limit)
 
 
 def load_order_items(
@@ -128,7 +128,7 @@ def load_order_items(
             items.append(ChoiceItem(image, (pre_caption(str(caption)), *perturbed), subset, None, split, key))
         return items
 
-    return parse_records(json_records(path, list, bad), parse, bad, limit)
+    return parse_records(json_records(path, list, bad, marker="caption"), parse, bad, limit)
 
 
 def aggregate(scored: Sequence[ScoredItem]) -> tuple[dict[str, Metric], dict[str, Metric]]:
@@ -148,6 +148,23 @@ def aggregate(scored: Sequence[ScoredItem]) -> tuple[dict[str, Metric], dict[str
     if "vg_relation" in subsets and "vg_attribution" in subsets:
         put(summary, "vg_mean", mean_of([subsets["vg_relation"], subsets["vg_attribution"]]))
     return subsets, summary
+
+
+MEASURES = {
+    "vg_relation": ("macro accuracy over relations, the 157 ambiguous ones excluded",
+                    "items of the relations averaged"),
+    "vg_relation_all": ("macro accuracy over all relations", "items"),
+    "vg_attribution": (f"macro accuracy over attribute pairs with >= {VG_ATTRIBUTION_MIN_COUNT} items",
+                       "items of the pairs averaged"),
+    "vg_mean": ("mean of vg_relation and vg_attribution", "items of both"),
+}
+ORDER_MEASURE = ("precision@1 of the caption among itself and its 4 order perturbations (a tie counts as correct)",
+                 "(image, caption) items")
+
+
+def describe(name: str) -> tuple[str, str]:
+    """What an ARO figure measures and what its count counts."""
+    return MEASURES.get(name, ORDER_MEASURE)
 
 
 def files(where: Location) -> list[Path]:
@@ -272,5 +289,6 @@ def write_world(ex: WorldExport) -> None:
 
 
 SPEC = BenchmarkSpec(NAME, files, load, aggregate, tie_correct=lambda item: item.subset in ORDER_SUBSETS,
-                    world=WorldWriter(write_world, files=lambda world: len(VG_FILES), order=0))
+                    world=WorldWriter(write_world, files=lambda world: len(VG_FILES), order=0), describe=describe,
+                    min_items={"vg_attribution": (VG_ATTRIBUTION_MIN_COUNT, "attribute pair")})
 evaluate, load_items = SPEC.evaluate, SPEC.load_items

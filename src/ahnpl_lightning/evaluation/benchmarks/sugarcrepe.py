@@ -61,7 +61,7 @@ def load_subset(
                            item_key)]
 
     bad = bad or BadRecords(NAME)
-    return parse_records(json_records(path, dict, bad), parse, bad, limit)
+    return parse_records(json_records(path, dict, bad, marker="negative_caption"), parse, bad, limit)
 
 
 def aggregate(scored: Sequence[ScoredItem]) -> tuple[dict[str, Metric], dict[str, Metric]]:
@@ -172,6 +172,11 @@ def write_world(ex: WorldExport) -> None:
         ex.write_records(relpath, records)
 
 
-SPEC = BenchmarkSpec(NAME, files, load, aggregate,
+def describe(name: str) -> tuple[str, str]:
+    """What a SugarCrepe figure measures and what its count counts."""
+    return ("accuracy pooled over the items of its subsets", "items") if name in GROUPS else ("accuracy", "items")
+
+
+SPEC = BenchmarkSpec(NAME, files, load, aggregate, describe=describe,
                     world=WorldWriter(write_world, files=lambda world: len(WORLD_SUBSETS), order=2))
 evaluate, load_items = SPEC.evaluate, SPEC.load_items

@@ -79,7 +79,7 @@ def load_piece(
         return [ChoiceItem(image, options, piece, None, record_split(rec, key, split_map), key)]
 
     bad = bad or BadRecords(NAME)
-    items = parse_records(json_records(path, dict, bad), parse, bad, limit)
+    items = parse_records(json_records(path, dict, bad, marker="foil"), parse, bad, limit)
     if unvalidated[0]:
         log.info("valse: %s: %d record(s) without an mturk field kept as accepted", path, unvalidated[0])
     return items
@@ -213,6 +213,17 @@ def write_world(ex: WorldExport) -> None:
         ex.write_records(relpath, records)
 
 
-SPEC = BenchmarkSpec(NAME, files, load, aggregate,
+def describe(name: str) -> tuple[str, str]:
+    """What a VALSE figure measures and what its count counts."""
+    if name == "mean_pieces":
+        return "mean of the piece accuracies", "items of those pieces"
+    if name.startswith("category/"):
+        return "mean of the category's piece accuracies", "items of those pieces"
+    if name == "mean_categories":
+        return "mean of the category means", "items of those categories"
+    return "accuracy", "items (records passing the mturk filter)"
+
+
+SPEC = BenchmarkSpec(NAME, files, load, aggregate, describe=describe,
                     world=WorldWriter(write_world, files=lambda world: len(WORLD_PIECES), order=3))
 evaluate, load_items = SPEC.evaluate, SPEC.load_items

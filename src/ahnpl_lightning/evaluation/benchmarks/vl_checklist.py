@@ -31,6 +31,7 @@ from ahnpl_lightning.evaluation.files import (
 )
 from ahnpl_lightning.evaluation.items import ChoiceItem, ImageRef, ScoredItem
 from ahnpl_lightning.evaluation.metrics import Metric, accuracy, mean_of, put
+from ahnpl_lightning.evaluation.problems import UNREADABLE_FILE
 from ahnpl_lightning.evaluation.spec import BenchmarkSpec, Request, WorldWriter
 
 if TYPE_CHECKING:
@@ -61,11 +62,11 @@ def load_corpus_file(
         spec = yaml.safe_load(yaml_path.read_text(encoding="utf-8"))
         anno_path = root / str(spec["ANNO_PATH"])
         img_root = root / str(spec["IMG_ROOT"])
-    except (yaml.YAMLError, KeyError, TypeError) as exc:
-        bad.add(str(yaml_path), repr(exc))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, KeyError, TypeError) as exc:
+        bad.add(str(yaml_path), repr(exc), estimated=True, kind=UNREADABLE_FILE)
         return []
     if not anno_path.is_file():
-        bad.add(str(yaml_path), f"ANNO_PATH {anno_path} not found")
+        bad.add(str(yaml_path), f"its ANNO_PATH {anno_path} is not a file", estimated=True, kind=UNREADABLE_FILE)
         return []
     split_map = load_split_map(root)
     category = subcategory_of(subset)
@@ -77,7 +78,7 @@ def load_corpus_file(
         image = ImageRef(str(img_root / str(image_rel)))
         return [ChoiceItem(image, options, subset, category, record_split(texts, key, split_map), key)]
 
-    return parse_records(json_records(anno_path, list, bad), parse, bad, limit)
+    return parse_records(json_records(anno_path, list, bad, marker="POS"), parse, bad, limit)
 
 
 def aggregate(scored: Sequence[ScoredItem]) -> tuple[dict[str, Metric], dict[str, Metric]]:
@@ -204,6 +205,17 @@ def write_world(ex: WorldExport) -> None:
         ex.write_text(ex.out / "vl_checklist" / "corpus" / "v1" / corpus_dir / "world.yaml", yaml_text)
 
 
-SPEC = BenchmarkSpec(NAME, files, load, aggregate,
+def describe(name: str) -> tuple[str, str]:
+    """What a VL-CheckList figure measures and what its count counts."""
+    if name.startswith("subcategory/"):
+        return "mean of the accuracies of the sub-category's files", "items of those files"
+    if name in TYPES:
+        return "mean of the type's sub-category means", "items of those sub-categories"
+    if name == "mean":
+        return "mean of Object, Attribute and Relation", "items of the three"
+    return "accuracy", "items"
+
+
+SPEC = BenchmarkSpec(NAME, files, load, aggregate, describe=describe,
                     world=WorldWriter(write_world, files=lambda world: len(world_groups(world.materials)), order=5))
 evaluate, load_items = SPEC.evaluate, SPEC.load_items

@@ -182,6 +182,18 @@ def write_world(ex: WorldExport) -> None:
     ex.record("winoground/examples.jsonl", lines)
 
 
-SPEC = BenchmarkSpec(NAME, files, load, aggregate, score=score, images=lambda item: item.images,
+MEASURES = {
+    "text": "text score: each image prefers its own caption",
+    "image": "image score: each caption prefers its own image",
+    "group": "group score: text and image score both right",
+}
+
+
+def describe(name: str) -> tuple[str, str]:
+    """What a Winoground figure measures (per collapsed tag too) and what its count counts."""
+    return MEASURES[name.split("/")[-1]], "examples (2 images x 2 captions)"
+
+
+SPEC = BenchmarkSpec(NAME, files, load, aggregate, describe=describe, score=score, images=lambda item: item.images,
                     texts=lambda item: item.captions, world=WorldWriter(write_world, files=lambda world: 1, order=4))
 evaluate, load_items = SPEC.evaluate, SPEC.load_items

@@ -23,9 +23,9 @@ from ahnpl_lightning.data.errors import DataError
 LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
 # `ahnpl <tool> ...` -> `main(argv)` of these modules (docs/ARCHITECTURE.md).
 TOOLS: dict[str, str] = {
-    "world": "ahnpl_lightning.data.world.cli",
+    "world": "ahnpl_lightning.tools.world",
     "negatives": "ahnpl_lightning.tools.negatives",
-    "eval": "ahnpl_lightning.evaluation.run",
+    "eval": "ahnpl_lightning.tools.eval",
     "export": "ahnpl_lightning.tools.export",
 }
 

@@ -8,11 +8,11 @@ concern, so it lives here (`ahnpl_lightning.data.negatives` re-exports it for on
 
 from __future__ import annotations
 
-import hashlib
 import random
 import re
 
-from ahnpl_lightning.data.tagger import get_tagger, nltk_tagger_available, tokenize
+from ahnpl_lightning.data.negatives.tagger import get_tagger, nltk_tagger_available, tokenize
+from ahnpl_lightning.seeding import stable_seed
 
 __all__ = ["ORDER_MAX_WORDS", "ORDER_PERTURBATIONS", "aro_pre_caption", "order_perturbations", "pre_caption",
            "resolve_tagger"]
@@ -40,19 +40,13 @@ def resolve_tagger(backend: str = "auto") -> str:
     return backend
 
 
-def _seed(*parts: object) -> int:
-    # BLAKE2b of the parts, read big-endian: the seeding `data.negatives.order_perturbations` used (same draws)
-    text = "\x1f".join(str(p) for p in parts)
-    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big")
-
-
 def _trigrams(tokens: list[str]) -> list[list[str]]:
     return [tokens[i : i + 3] for i in range(0, len(tokens), 3)]
 
 
 def order_perturbations(caption: str, seed: int, tagger: str = "auto") -> list[str]:
     """The four perturbations of `caption`, in `ORDER_PERTURBATIONS` order, each cleaned by `pre_caption`."""
-    rng = random.Random(_seed("order", seed, caption))
+    rng = random.Random(stable_seed("order", seed, caption))
     tokens = [t.text for t in tokenize(caption)]
     tags = get_tagger(resolve_tagger(tagger))(tokens) if tokens else []
     nouns = [i for i, t in enumerate(tags) if t in {"NN", "NNS", "NNP", "NNPS"}]

@@ -28,12 +28,13 @@ _EXPORTS: dict[str, str] = {
     "WordNetAlternatives": f"{_PKG}.alternatives",
     **dict.fromkeys(("ADJ_FAMILIES", "NOUN_FAMILIES", "VERB_FAMILIES", "SPATIAL_GROUPS", "NON_CONTENT_NOUNS",
                      "NON_CONTENT_ADJS", "AUX_VERBS"), f"{_PKG}.vocabulary"),
-    **dict.fromkeys(("ORDER_PERTURBATIONS", "aro_pre_caption", "order_perturbations"), f"{_PKG}.order"),
 }
 #: old name -> (module, new name): importable for one more release, with a DeprecationWarning
 _DEPRECATED: dict[str, tuple[str, str]] = {
     "main": ("ahnpl_lightning.tools.negatives", "main"),
     "_stable_seed": ("ahnpl_lightning.seeding", "stable_seed"),
+    **{name: ("ahnpl_lightning.evaluation.perturbations", name)
+       for name in ("ORDER_PERTURBATIONS", "aro_pre_caption", "order_perturbations")},
 }
 
 __all__ = ["NEGATIVE_TYPES", "EXTRA_NEGATIVE_TYPES", "ALL_TYPES", *_EXPORTS]

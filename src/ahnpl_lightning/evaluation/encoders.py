@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Protocol
 
 import torch
@@ -14,6 +13,8 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from ahnpl_lightning.images import ImageProblem
+from ahnpl_lightning.images import load_image as _load_image
 from ahnpl_lightning.encoding import encode_text, trim_padding
 from ahnpl_lightning.evaluation.distributed import rank
 from ahnpl_lightning.evaluation.items import ImageRef, ImageStatus
@@ -32,19 +33,12 @@ class Encoder(Protocol):
 
 
 def load_image(ref: ImageRef) -> tuple[Image.Image | None, ImageStatus]:
-    """Open an image as RGB and crop it to `ref.bbox` (x, y, w, h); report missing or unreadable files."""
-    path = Path(ref.path)
-    if not path.is_file():
-        return None, ImageStatus.MISSING
-    try:
-        with Image.open(path) as img:
-            img = img.convert("RGB")
-        if ref.bbox is not None:
-            x, y, w, h = ref.bbox
-            img = img.crop((x, y, x + w, y + h))
-        return img, ImageStatus.OK
-    except Exception:  # noqa: BLE001 - any decoding failure means a corrupt file
-        return None, ImageStatus.CORRUPT
+    """`ahnpl_lightning.images.load_image` (the one loader training uses too) as an (image, `ImageStatus`) pair:
+    a missing file is MISSING, a file that does not decode (or an empty crop) is CORRUPT (reported as unreadable)."""
+    image = _load_image(ref.path, ref.bbox)
+    if isinstance(image, ImageProblem):
+        return None, ImageStatus.CORRUPT if image.kind == "unreadable_image" else ImageStatus.MISSING
+    return image, ImageStatus.OK
 
 
 class _ImageDataset(Dataset):

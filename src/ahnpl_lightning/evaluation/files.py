@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ahnpl_lightning.evaluation.problems import LOG_EXAMPLES, BadRecords, log
+from ahnpl_lightning.jsonl import iter_jsonl
 
 __all__ = ["LOG_EXAMPLES", "RECORD_ERRORS", "BadRecords", "Location", "apply_limit", "bench_dir", "json_records",
            "jsonl_records", "load_split_map", "log", "parse_records", "read_annotations", "read_json",
@@ -74,20 +75,21 @@ def json_records(
 
 
 def jsonl_records(path: Path, bad: BadRecords) -> Iterator[tuple[str, Any, Any]]:
-    """(location `file:line`, line number, record) of a JSON-lines file; a line that is not UTF-8 JSON is counted
-    as one malformed record, a file that cannot be opened as unreadable."""
+    """(location `file:line`, line number, record) of a JSON-lines file (read by `ahnpl_lightning.jsonl`); a line that
+    is not UTF-8 JSON is counted as one malformed record, blank lines are skipped, a file that cannot be opened is
+    counted as unreadable."""
     try:
-        lines = Path(path).read_bytes().splitlines()
+        lines = list(iter_jsonl(path))
     except OSError as exc:
         bad.unreadable(path, repr(exc))
         return
-    for line_no, line in enumerate(lines, start=1):
-        if not line.strip():
+    for line_no, record, problem in lines:
+        if problem == "empty_line":
             continue
-        try:
-            yield f"{path}:{line_no}", line_no, json.loads(line.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            bad.add(f"{path}:{line_no}", repr(exc))
+        if problem is not None:
+            bad.add(f"{path}:{line_no}", f"{problem}: not a UTF-8 JSON value")
+            continue
+        yield f"{path}:{line_no}", line_no, record
 
 
 def parse_records(

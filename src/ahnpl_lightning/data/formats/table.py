@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from ahnpl_lightning.data.errors import AnnotationError
 from ahnpl_lightning.data.formats.delimited import read_delimited
 from ahnpl_lightning.data.formats.records import CaptionRecord, ReadReport, clean_text
+from ahnpl_lightning.jsonl import iter_jsonl
 
 CAPTION_COLUMNS = ("caption", "title", "text", "sentence", "raw")
 IMAGE_COLUMNS = ("filepath", "image_path", "image", "file_name", "filename", "path")
@@ -25,21 +25,15 @@ def _pick(names: list[str], wanted: str | None, defaults: tuple[str, ...], path:
 def _jsonl_rows(path: Path, report: ReadReport) -> tuple[list[str], list[tuple[str, dict[str, Any]]]]:
     rows: list[tuple[str, dict[str, Any]]] = []
     report.rows = 0
-    with open(path, encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            loc = f"{path.name}:line {line_no}"
-            report.rows += 1
-            if not line.strip():
-                report.add("empty_line", loc)
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError:
-                obj = None
-            if not isinstance(obj, dict):
-                report.add("bad_json", loc)
-                continue
-            rows.append((loc, obj))
+    for line_no, obj, problem in iter_jsonl(path):
+        loc = f"{path.name}:line {line_no}"
+        report.rows += 1
+        if problem is None and not isinstance(obj, dict):
+            problem = "bad_json"
+        if problem is not None:
+            report.add(problem, loc)
+            continue
+        rows.append((loc, obj))
     return sorted({k for _, obj in rows for k in obj}), rows
 
 

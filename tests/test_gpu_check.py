@@ -131,12 +131,11 @@ def test_gpu_check_cpu_path_runs_every_part(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     assert {name: part["status"] for name, part in report["parts"].items()} == dict.fromkeys(gpu_check.PARTS, "ok")
     tests = report["parts"]["tests"]
-    assert tests["passed"] == len(tests["cases"]) >= 8
+    assert tests["passed"] == len(tests["cases"]) >= 7
     fits = report["parts"]["fits"]["fits"]
-    assert set(fits) == {"ahnpl", "negclip", "clip", "ahnpl_compiled"}
+    assert set(fits) == set(gpu_check.PROFILES["cpu"].fits) == {"ahnpl", "negclip", "ahnpl_compiled"}
     for fit in fits.values():
         assert fit["samples_per_s"] > 0 and fit["model_flops_per_s"] > 0 and fit["window_steps"] >= 1
-    assert fits["clip"]["captions_per_step"] == fits["clip"]["batch_size"]
     assert fits["ahnpl"]["captions_per_step"] == 6 * fits["ahnpl"]["batch_size"]  # K = 5
     assert fits["ahnpl_compiled"]["compiled"] and not fits["ahnpl"]["compiled"]
     evaluation = report["parts"]["evaluation"]

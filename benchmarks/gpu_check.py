@@ -35,7 +35,7 @@ import traceback
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -193,7 +193,9 @@ def subprocess_env(device: str) -> dict[str, str]:
     return env
 
 
-def run_logged(cmd: Sequence[str], env: dict[str, str], timeout: float, log: Log, tail_lines: int = 40) -> tuple[int, str]:
+def run_logged(
+    cmd: Sequence[str], env: dict[str, str], timeout: float, log: Log, tail_lines: int = 40
+) -> tuple[int, str]:
     """Run `cmd` in its own process group with a timeout; all output goes to the log file, lines starting with
     `[gpu-check]` also to stdout. Returns (exit status, last lines); on timeout the group is killed (status -9)."""
     log.write("$ " + " ".join(cmd))
@@ -242,7 +244,7 @@ def machine(device: str) -> dict[str, Any]:
         "cores": os.cpu_count(),
         "packages": {name: _version(name) for name in PACKAGES},
         "torch_cuda": torch.version.cuda,
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
@@ -289,7 +291,8 @@ def matmul_ceiling(device: str, size: int) -> dict[str, Any]:
     del a, b
     if device == "cuda":
         torch.cuda.empty_cache()
-    return {"dtype": str(dtype).replace("torch.", ""), "size": size, "flops_per_s": 2 * size**3 / statistics.median(times)}
+    rate = 2 * size**3 / statistics.median(times)
+    return {"dtype": str(dtype).replace("torch.", ""), "size": size, "flops_per_s": rate}
 
 
 def peak_flops(info: dict[str, Any], ceiling: dict[str, Any]) -> tuple[float, str]:

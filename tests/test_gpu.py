@@ -269,8 +269,9 @@ def test_sharded_evaluation_gives_the_single_process_numbers(tmp_path: Path) -> 
 
     torch.save(create_model_and_transforms(TINY_MODEL).model.state_dict(), weights)
     single = _metrics(_evaluate(root, weights, batch_size=8))
+    method = os.environ.get("AHNPL_TEST_START_METHOD") or ("spawn" if CUDA else "fork")
     mp.start_processes(_shard_worker, args=(2, str(tmp_path / "init"), str(root), str(weights), str(out_dir)),
-                       nprocs=2, start_method=os.environ.get("AHNPL_TEST_START_METHOD") or ("spawn" if CUDA else "fork"))
+                       nprocs=2, start_method=method)
     assert len(single) >= 20 and len({m["count"] for m in single.values()}) > 1
     for rank in range(2):
         sharded = _metrics(json.loads((out_dir / f"{rank}.json").read_text()))

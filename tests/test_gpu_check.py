@@ -122,7 +122,7 @@ def test_fit_configs_stack_like_the_cli_and_parse(name: str, tmp_path: Path) -> 
 @pytest.mark.slow
 def test_gpu_check_cpu_path_runs_every_part(tmp_path: Path) -> None:
     """`make gpu-check DEVICE=cpu` end to end: the gpu tests on the CPU, the fits through `lightning fit`, the loader,
-    the evaluation, and the JSON and markdown (a generous budget: wall-clock limits are the script's, not the test's)."""
+    the evaluation, the JSON and the markdown (a generous budget: wall-clock limits are the script's, not a test's)."""
     out = tmp_path / "out"
     run = subprocess.run([sys.executable, "-m", "benchmarks.gpu_check", "--device", "cpu", "--out-dir", str(out),
                           "--budget-s", "3000"], cwd=ROOT, capture_output=True, text=True, timeout=3600,

@@ -140,8 +140,9 @@ def test_gpu_check_cpu_path_runs_every_part(tmp_path: Path) -> None:
     assert fits["ahnpl_compiled"]["compiled"] and not fits["ahnpl"]["compiled"]
     evaluation = report["parts"]["evaluation"]
     assert evaluation["images"] > 0 and evaluation["captions"] > 0 and len(evaluation["benchmarks"]) == 6
-    marks = {f["name"]: f["mark"] for f in report["figures"]}
-    targets = [name for name in marks if name.startswith(("step AHNPL / NegCLIP (eager)", "MFU", "loader"))]
-    assert len(targets) == 3 and all(marks[name] in ("pass", "MISS") for name in targets)
+    targets = {f["name"]: f["mark"] for f in report["figures"] if f["target"] is not None}
+    assert {"step AHNPL / NegCLIP (eager)", "MFU, AHNPL step, compile on"} <= targets.keys()
+    assert any(name.startswith("loader / fastest AHNPL step") for name in targets)
+    assert set(targets.values()) <= {"pass", "MISS"}  # every target measured and marked
     table = (out / "gpu.md").read_text()
     assert FORMULA in table and "| ahnpl_compiled | aot_eager |" in table

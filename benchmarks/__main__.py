@@ -58,7 +58,7 @@ def machine() -> dict[str, object]:
 
 def run(quick: bool, device: str) -> list[Figure]:
     """Run every benchmark and return its figures."""
-    from benchmarks import evaluation, loss, negatives, training, world
+    from benchmarks import ddp, evaluation, loss, negatives, training, world
 
     figures: list[Figure] = []
 
@@ -136,6 +136,10 @@ def run(quick: bool, device: str) -> list[Figure]:
             counts = ev[key]
             figures.append(Figure(f"evaluation encodes saved by dedup, {label}", counts["ratio_naive_over_dedup"],
                                   None, note=f"{counts['naive_encodes']} -> {counts['dedup_encodes']} encodes"))
+    for config, res in ddp.run_configs().items():
+        figures.append(Figure(f"DDP fit, 2 CPU processes + eval callback: {config}", float(res["finished"]), 1.0,
+                              ">=", unit="", note=f"exit {res['returncode']} in {res['seconds']:.0f} s; "
+                                                  f"eval JSONs {res['eval_json']}"))
     return figures
 
 

@@ -4,16 +4,21 @@ Runs on every rank (the scoring core shards distinct images/captions and gathers
 numbers; hence `sync_dist=False`), every `every_n_epochs` at the end of a training epoch (after that epoch's
 validation), and once more at the end of fit unless the last epoch was just evaluated. The end-of-fit numbers go
 straight to the trainer's loggers (Lightning forbids `self.log` in `on_train_end`).
+
+Under DDP every collective (the feature gathers, `trainer.log_dir`, which broadcasts rank 0's folder, and the
+world-export handshake) is reached by all ranks together; only the file write itself is rank-zero-only.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 from lightning.pytorch.utilities import rank_zero_only
+from lightning.pytorch.utilities.warnings import PossibleUserWarning
 
 from ahnpl_lightning.evaluation.run import BENCHMARKS, evaluate_benchmarks
 
@@ -71,15 +76,25 @@ class CompositionalEvalCallback(L.Callback):
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         """Generate the synthetic world's benchmark sets once (global rank 0) when asked and not there yet."""
+        # every rank computes identical `eval/...` numbers, so they are logged unsynced on purpose (no collective)
+        warnings.filterwarnings("ignore", message=r"It is recommended to use `self.log\('eval/",
+                                category=PossibleUserWarning)
         if self.world_export_size <= 0:
             return
         from ahnpl_lightning.data.world import World, export_benchmarks, read_manifest
 
         root = Path(self.data_root)
+        error = ""
         if trainer.is_global_zero and read_manifest(root) is None:
             print(f"writing the synthetic world's benchmark sets to {root} (once; reused by later runs)")
-            export_benchmarks(World(seed=self.world_seed), root, size=self.world_export_size, seed=self.world_seed)
-        trainer.strategy.barrier("world_export")
+            try:
+                export_benchmarks(World(seed=self.world_seed), root, size=self.world_export_size, seed=self.world_seed)
+            except Exception as exc:  # noqa: BLE001 - re-raised on every rank below, so none waits forever
+                error = f"{type(exc).__name__}: {exc}"
+        # a broadcast, not a barrier: the other ranks wait for the export and learn whether it failed
+        error = trainer.strategy.broadcast(error, src=0)
+        if error:
+            raise RuntimeError(f"writing the world's benchmark sets to {root} failed on rank 0: {error}")
 
     def evaluate(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
         """Run the benchmarks now (all ranks must call this together under DDP)."""
@@ -92,12 +107,18 @@ class CompositionalEvalCallback(L.Callback):
         self._last_step = trainer.global_step
         self.history.append(results)
         if self.save_json:
-            self._write(trainer, results)
+            self._write(self.output_folder(trainer), results)
         return results
 
+    @staticmethod
+    def output_folder(trainer: L.Trainer) -> Path:
+        """`<log_dir>/eval`. Call on every rank: `trainer.log_dir` is a broadcast under DDP, so reaching it from
+        rank 0 alone (e.g. inside a `rank_zero_only` method) deadlocks."""
+        return Path(trainer.log_dir or trainer.default_root_dir) / "eval"
+
     @rank_zero_only
-    def _write(self, trainer: L.Trainer, results: dict[str, Any]) -> None:
-        folder = Path(trainer.log_dir or trainer.default_root_dir) / "eval"
+    def _write(self, folder: Path, results: dict[str, Any]) -> None:
+        """Write one result JSON (rank 0 only; no collective in here)."""
         folder.mkdir(parents=True, exist_ok=True)
         name = f"epoch={results['epoch']}-step={results['global_step']}.json"
         (folder / name).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

@@ -9,7 +9,9 @@ captions). Recall is computed from the full similarity matrix here (torchmetrics
 `>=` makes a tie count against the ground truth (the "tie is wrong" rule). Subsets `<dataset>/{i2t,t2i}_R@{1,5,10}`
 hold the recall as `accuracy` and the number of queries as `count`; summary `<dataset>/mean_recall` is the mean of
 the six (count = images). An image that is missing or corrupt is removed with its captions (counted).
-World-split side-file key: the record's `image`.
+World-split side-file key: the record's `image`. Retrieval has no choice items; its per-item outcomes (`keep_items`)
+are per query: hit at 1 (`<dataset>/i2t_R@1` keyed by the record's `image`, `<dataset>/t2i_R@1` keyed
+`<image>#<caption index in the record>`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from ahnpl_lightning.evaluation.scoring import (
     bench_dir,
     encode_distinct,
     encoding,
+    item_outcome,
     load_split_map,
     log,
     metric,
@@ -59,6 +62,8 @@ class RetrievalSet:
     captions: list[str] = field(default_factory=list)
     caption_image: list[int] = field(default_factory=list)
     image_split: list[str | None] = field(default_factory=list)
+    image_keys: list[str] = field(default_factory=list)  # the record's `image` (stable per-query keys)
+    caption_keys: list[str] = field(default_factory=list)  # `<image>#<caption index in the record>`
 
 
 def load_set(name: str, path: Path, limit: int | None = None, bad: BadRecords | None = None) -> RetrievalSet:
@@ -76,6 +81,8 @@ def load_set(name: str, path: Path, limit: int | None = None, bad: BadRecords | 
             continue
         out.image_split.append(split)
         out.images.append(image)
+        out.image_keys.append(str(rec["image"]))
+        out.caption_keys += [f"{rec['image']}#{j}" for j in range(len(captions))]
         out.captions += [str(c) for c in captions]
         out.caption_image += [len(out.images) - 1] * len(captions)
         if limit is not None and len(out.images) >= limit:
@@ -83,19 +90,40 @@ def load_set(name: str, path: Path, limit: int | None = None, bad: BadRecords | 
     return out
 
 
-def recall_at_k(sim_rows: Callable[[int, int], Tensor], n_queries: int, gt_mask: Callable[[int, int], Tensor],
-                ks: Sequence[int] = KS) -> dict[int, float]:
-    """Recall@K over queries in chunks: a query hits at K iff fewer than K non-ground-truth candidates score >= its
-    best ground-truth candidate. `sim_rows(a, b)` / `gt_mask(a, b)` give rows [a, b) of scores / ground truth."""
-    hits = {k: 0 for k in ks}
+def query_ranks(
+    sim_rows: Callable[[int, int], Tensor], n_queries: int, gt_mask: Callable[[int, int], Tensor]
+) -> Tensor:
+    """Each query's rank, in chunks: the number of non-ground-truth candidates scoring >= its best ground-truth
+    candidate (so a query hits at K iff its rank < K). `sim_rows(a, b)` / `gt_mask(a, b)` give rows [a, b)."""
+    ranks = []
     for start in range(0, n_queries, CHUNK):
         end = min(start + CHUNK, n_queries)
         s, gt = sim_rows(start, end), gt_mask(start, end)
         best = s.masked_fill(~gt, float("-inf")).max(dim=1).values
-        rank = ((s >= best[:, None]) & ~gt).sum(dim=1)
-        for k in ks:
-            hits[k] += int((rank < k).sum())
-    return {k: hits[k] / n_queries for k in ks}
+        ranks.append(((s >= best[:, None]) & ~gt).sum(dim=1))
+    return torch.cat(ranks) if ranks else torch.zeros(0, dtype=torch.long)
+
+
+def recall_at_k(sim_rows: Callable[[int, int], Tensor], n_queries: int, gt_mask: Callable[[int, int], Tensor],
+                ks: Sequence[int] = KS) -> dict[int, float]:
+    """Recall@K: the share of queries whose rank (see `query_ranks`) is below K."""
+    rank = query_ranks(sim_rows, n_queries, gt_mask)
+    return {k: int((rank < k).sum()) / n_queries for k in ks}
+
+
+def both_ranks(image_features: Tensor, text_features: Tensor, caption_image: Tensor) -> tuple[Tensor, Tensor]:
+    """(rank of each image query, rank of each caption query) from normalised features; `caption_image[j]` is the
+    row of caption j's image."""
+    n_img, n_cap = image_features.shape[0], text_features.shape[0]
+    i2t = query_ranks(
+        lambda a, b: image_features[a:b] @ text_features.T, n_img,
+        lambda a, b: caption_image[None, :] == torch.arange(a, b)[:, None],
+    )
+    t2i = query_ranks(
+        lambda a, b: text_features[a:b] @ image_features.T, n_cap,
+        lambda a, b: torch.arange(n_img)[None, :] == caption_image[a:b, None],
+    )
+    return i2t, t2i
 
 
 def recalls(
@@ -106,18 +134,11 @@ def recalls(
     out: dict[str, Metric] = {}
     if n_img == 0 or n_cap == 0:
         return out
-    i2t = recall_at_k(
-        lambda a, b: image_features[a:b] @ text_features.T, n_img,
-        lambda a, b: caption_image[None, :] == torch.arange(a, b)[:, None],
-    )
-    t2i = recall_at_k(
-        lambda a, b: text_features[a:b] @ image_features.T, n_cap,
-        lambda a, b: torch.arange(n_img)[None, :] == caption_image[a:b, None],
-    )
+    i2t, t2i = both_ranks(image_features, text_features, caption_image)
     for k in KS:
-        out[f"{prefix}i2t_R@{k}"] = metric(i2t[k], n_img)
+        out[f"{prefix}i2t_R@{k}"] = metric(int((i2t < k).sum()) / n_img, n_img)
     for k in KS:
-        out[f"{prefix}t2i_R@{k}"] = metric(t2i[k], n_cap)
+        out[f"{prefix}t2i_R@{k}"] = metric(int((t2i < k).sum()) / n_cap, n_cap)
     return out
 
 
@@ -146,6 +167,26 @@ def score_set(rset: RetrievalSet, features: Features) -> tuple[dict[str, Metric]
     subsets, summary = with_world_splits(usable, aggregate, split_of=lambda i: rset.image_split[i])
     dropped = sum(1 for i in cap_img.tolist() if features.status(rset.images[i]) != ImageStatus.OK)
     return subsets, summary, dropped
+
+
+def query_outcomes(rset: RetrievalSet, features: Features) -> list[dict[str, Any]]:
+    """Per-query outcomes over the usable images (hit at 1): `<dataset>/i2t_R@1` items keyed by the record's
+    `image`, `<dataset>/t2i_R@1` items keyed `<image>#<caption index>`."""
+    usable = [i for i, r in enumerate(rset.images) if features.status(r) == ImageStatus.OK]
+    if not usable:
+        return []
+    position = {i: n for n, i in enumerate(usable)}
+    caps = [j for j, i in enumerate(rset.caption_image) if i in position]
+    i2t, t2i = both_ranks(
+        features.image_features[torch.tensor([features.image_index[rset.images[i]] for i in usable])],
+        features.text_features[torch.tensor([features.text_index[rset.captions[j]] for j in caps])],
+        torch.tensor([position[rset.caption_image[j]] for j in caps], dtype=torch.long),
+    )
+    out = [item_outcome(rset.image_keys[i], f"{rset.name}/i2t_R@1", rset.image_split[i], bool(r < 1))
+           for i, r in zip(usable, i2t.tolist())]
+    out += [item_outcome(rset.caption_keys[j], f"{rset.name}/t2i_R@1", rset.image_split[rset.caption_image[j]],
+                         bool(r < 1)) for j, r in zip(caps, t2i.tolist())]
+    return out
 
 
 def evaluate(
@@ -181,6 +222,7 @@ def evaluate(
         subsets, summary, n = score_set(rset, features)
         result.subsets.update(subsets)
         result.summary.update(summary)
+        result.items += query_outcomes(rset, features)
         dropped += n
     report_images(result, features, refs, dropped + bad.count)
     return result

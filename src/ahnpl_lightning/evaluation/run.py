@@ -55,9 +55,12 @@ def evaluate_benchmarks(
     encoder: Encoder | None = None,
     progress: bool = True,
     model_name: str = "",
+    keep_items: bool = False,
 ) -> dict[str, Any]:
     """Run the named benchmarks sharing one feature cache (each distinct image/caption encoded once in all) and
-    return the result JSON object; absent benchmarks are logged and left out."""
+    return the result JSON object; absent benchmarks are logged and left out. `keep_items` adds each benchmark's
+    per-item outcomes `"items": [{"key", "subset", "split", "correct", "category"}]` (scored items only; keys are
+    stable across runs, so two runs' items pair up by key)."""
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
         raise ValueError(f"unknown benchmark(s) {unknown}; known: {sorted(BENCHMARKS)}")
@@ -69,7 +72,7 @@ def evaluate_benchmarks(
             limit=resolve_limit(limit, name), device=device, encoder=encoder, cache=cache, progress=progress,
         )
         if result.skipped is None:
-            out["benchmarks"][name] = result.to_dict()
+            out["benchmarks"][name] = result.to_dict(keep_items)
     return out
 
 
@@ -123,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--path", action="append", default=[], metavar="KEY=DIR",
                    help="override a benchmark folder, e.g. coco=/data/coco, sugarcrepe_images=/data/val2017")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.add_argument("--keep-items", action="store_true",
+                   help="add each benchmark's per-item outcomes (key, subset, split, correct) to the JSON")
     return p
 
 
@@ -152,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         results = evaluate_benchmarks(
             names, model, preprocess, tokenizer, args.data_root, paths=paths, batch_size=args.batch_size,
             num_workers=args.num_workers, limit=args.limit, device=args.device, progress=not args.no_progress,
-            model_name=model_name,
+            model_name=model_name, keep_items=args.keep_items,
         )
     except (ValueError, FileNotFoundError, argparse.ArgumentTypeError) as exc:
         print(f"ahnpl eval: error: {exc}", file=sys.stderr)

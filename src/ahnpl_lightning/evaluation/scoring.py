@@ -81,22 +81,35 @@ class BenchmarkResult:
     corrupt_images: int = 0
     skipped_items: int = 0
     skipped: str | None = None
+    items: list[dict[str, Any]] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON shape `{"subsets", "summary", "missing_images", "corrupt_images", "skipped_items"}`."""
-        return {
+    def to_dict(self, keep_items: bool = False) -> dict[str, Any]:
+        """The JSON shape `{"subsets", "summary", "missing_images", "corrupt_images", "skipped_items"}`, plus the
+        per-item outcomes `"items"` when `keep_items` (see `item_outcome`)."""
+        out: dict[str, Any] = {
             "subsets": self.subsets,
             "summary": self.summary,
             "missing_images": self.missing_images,
             "corrupt_images": self.corrupt_images,
             "skipped_items": self.skipped_items,
         }
+        if keep_items:
+            out["items"] = self.items
+        return out
 
     def flat_metrics(self) -> dict[str, float]:
         """`{subset_or_summary_name: accuracy}` for logging (`eval/<benchmark>/<name>`)."""
         out = {name: float(m["accuracy"]) for name, m in self.subsets.items()}
         out.update({name: float(m["accuracy"]) for name, m in self.summary.items()})
         return out
+
+
+def item_outcome(
+    key: str, subset: str, split: str | None, correct: bool, category: str | None = None
+) -> dict[str, Any]:
+    """One scored item for paired comparisons across runs: `key` is stable (built from the file's own ids), unique
+    within its benchmark; `correct` is its verdict under the benchmark's rule; items not scored are left out."""
+    return {"key": key, "subset": subset, "split": split, "correct": bool(correct), "category": category}
 
 
 class ImageStatus(IntEnum):
@@ -493,6 +506,11 @@ def run_choice_benchmark(
         skipped += k
     subsets, summary = with_world_splits(scored, aggregate)
     result = BenchmarkResult(name, subsets, summary)
+    position = {id(it): i for i, it in enumerate(items)}
+    result.items = [
+        item_outcome(s.item.key, s.item.subset, s.item.split, s.correct, s.item.category)
+        for s in sorted(scored, key=lambda s: position[id(s.item)])
+    ]
     report_images(result, features, [it.image for it in items], len(skipped) + bad_records)
     return result
 

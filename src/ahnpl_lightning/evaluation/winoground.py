@@ -4,7 +4,8 @@ Layout: `<root>/winoground/examples.jsonl`, images `<root>/winoground/images/<im
 text = s(c0,i0) > s(c1,i0) and s(c1,i1) > s(c0,i1); image = s(c0,i0) > s(c0,i1) and s(c1,i1) > s(c1,i0);
 group = text and image (strict: a tie is wrong). Subsets: `text`, `image`, `group`, and `<collapsed_tag>/<metric>`
 for each collapsed tag (Object, Relation, Both). An example with a missing/corrupt image is not scored (counted).
-World-split side-file key: the example's `id`.
+World-split side-file key: the example's `id`. Per-item outcomes (`keep_items`): three per example, keys `<id>:text`,
+`<id>:image`, `<id>:group`, subset the metric, category the collapsed tag.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ahnpl_lightning.evaluation.scoring import (
     bench_dir,
     encode_distinct,
     encoding,
+    item_outcome,
     load_split_map,
     pair_scores,
     put,
@@ -164,5 +166,8 @@ def evaluate(
     scored, skipped = score_items(items, features)
     subsets, summary = with_world_splits(scored, aggregate)
     result = BenchmarkResult(NAME, subsets, summary)
+    result.items = [
+        item_outcome(f"{s.item.key}:{m}", m, s.item.split, getattr(s, m), s.item.tag) for s in scored for m in METRICS
+    ]
     report_images(result, features, refs, skipped + bad.count)
     return result

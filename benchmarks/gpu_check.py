@@ -201,6 +201,7 @@ def run_logged(
     log.write("$ " + " ".join(cmd))
     proc = subprocess.Popen(list(cmd), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, errors="replace", start_new_session=True)
+    RUNNING.add(proc)
     tail: list[str] = []
 
     def pump() -> None:
@@ -222,7 +223,33 @@ def run_logged(
         status = -9
         tail.append(f"killed after {timeout:.0f} s (the time budget)")
     reader.join(timeout=10)
+    RUNNING.discard(proc)
     return status, "\n".join(tail)
+
+
+RUNNING: set[subprocess.Popen] = set()  # subprocesses started here and still running (the watchdog ends them)
+
+
+def start_watchdog(budget: Budget, grace: float, save: Callable[[], None], log: Log) -> threading.Timer:
+    """The hard limit: `grace` seconds past the budget (an in-process part that hangs cannot be interrupted
+    otherwise), end the subprocesses started here, write what was measured and exit with status 124."""
+
+    def stop() -> None:
+        log(f"hard time limit ({budget.seconds:.0f} s + {grace:.0f} s) reached: stopping, writing what was measured")
+        for proc in list(RUNNING):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        try:
+            save()
+        finally:
+            os._exit(124)
+
+    timer = threading.Timer(max(1.0, budget.left() + grace), stop)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -797,8 +824,16 @@ def main(argv: list[str] | None = None) -> int:
                   fits=tuple(s for s in FITS if s.name in names), parts_wanted=wanted)
     torch.manual_seed(0)
     log(f"device {args.device}, budget {profile.budget_s:.0f} s, parts {','.join(wanted)}, work folder {workdir}")
-    info = machine(args.device)
-    ceiling = matmul_ceiling(args.device, profile.matmul_size)
+    try:
+        info = machine(args.device)
+    except Exception as exc:  # noqa: BLE001 - the parts can still run and say more
+        info = {"error": f"{type(exc).__name__}: {exc}", "packages": {}, "cores": os.cpu_count(), "cpu": "?",
+                "python": platform.python_version(), "torch_cuda": torch.version.cuda, "date": "?"}
+    try:
+        ceiling = matmul_ceiling(args.device, profile.matmul_size)
+    except Exception as exc:  # noqa: BLE001
+        ceiling = {"dtype": "?", "size": profile.matmul_size, "flops_per_s": float("nan"),
+                   "error": f"{type(exc).__name__}: {exc}"}
     peak, source = peak_flops(info, ceiling)
     log(f"machine: {info.get('gpu') or info['cpu']}, driver {info.get('driver')}, torch {info['packages']['torch']}; "
         f"matmul {ceiling['flops_per_s'] / 1e12:.4g} TFLOP/s measured; MFU against {peak / 1e12:.4g} TFLOP/s")
@@ -812,14 +847,18 @@ def main(argv: list[str] | None = None) -> int:
     }
     ctx.report = report
 
+    lock = threading.Lock()
+
     def save() -> None:
-        report["seconds"] = budget.elapsed()
-        rows = figures(report)
-        report["figures"] = [{**asdict(f), "mark": f.mark} for f in rows]
-        (out_dir / "gpu.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
-        (out_dir / "gpu.md").write_text(markdown(report, rows))
+        with lock:  # the watchdog may save from its thread
+            report["seconds"] = budget.elapsed()
+            rows = figures(report)
+            report["figures"] = [{**asdict(f), "mark": f.mark} for f in rows]
+            (out_dir / "gpu.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+            (out_dir / "gpu.md").write_text(markdown(report, rows))
 
     ctx.save = save
+    watchdog = start_watchdog(budget, 15.0, save, log)
     p = profile
     available: dict[str, tuple[Callable[[Context], dict[str, Any]], float]] = {
         "tests": (part_tests, p.tests_s[0]),
@@ -832,6 +871,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run_parts(ctx, {name: available[name] for name in PARTS if name in wanted})
     finally:
+        watchdog.cancel()
         save()
         if not args.keep_workdir:
             shutil.rmtree(workdir, ignore_errors=True)

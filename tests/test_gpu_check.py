@@ -99,6 +99,24 @@ def test_a_subprocess_past_its_time_is_killed(tmp_path: Path) -> None:
     assert "hello" in (tmp_path / "gpu.log").read_text()
 
 
+def test_the_watchdog_stops_a_hung_run_and_keeps_what_was_measured(tmp_path: Path) -> None:
+    """An in-process part cannot be interrupted: past the budget plus grace, the watchdog saves and exits 124."""
+    code = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from benchmarks.gpu_check import Budget, Log, start_watchdog\n"
+        "out = Path(sys.argv[1])\n"
+        "budget = Budget(0.5)\n"
+        "start_watchdog(budget, 0.5, lambda: (out / 'saved').write_text('partial'), Log(out / 'log', budget.start))\n"
+        "time.sleep(120)\n"
+    )
+    start = time.monotonic()
+    run = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300, env=gpu_check.subprocess_env("cpu"))
+    assert run.returncode == 124 and time.monotonic() - start < 100, run.stdout + run.stderr
+    assert (tmp_path / "saved").read_text() == "partial" and "hard time limit" in (tmp_path / "log").read_text()
+
+
 @pytest.mark.parametrize("name", ["negclip_compiled", "clip"])
 def test_fit_configs_stack_like_the_cli_and_parse(name: str, tmp_path: Path) -> None:
     from ahnpl_lightning.cli import run_cli

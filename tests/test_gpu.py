@@ -12,6 +12,7 @@ import functools
 import json
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -245,6 +246,8 @@ def _shard_worker(rank: int, world: int, init_file: str, root: str, weights: str
     """One rank of the sharded evaluation. gloo, not NCCL: NCCL refuses two ranks on one GPU ("Duplicate GPU
     detected"); the scoring core moves gloo's traffic through the CPU while the model runs on the GPU."""
     torch.set_num_threads(1)
+    if sys.platform.startswith("linux"):
+        os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")  # one machine: loopback, whatever the hostname resolves to
     if CUDA:
         torch.cuda.set_device(0)
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)

@@ -2,8 +2,8 @@
 
 Tiny linear "encoders" wrapped in DistributedDataParallel; after DDP's gradient averaging, loss, parameter gradients
 and the margin state must match the single-process run on the concatenated batch (atol 1e-5), over two optimiser
-steps, for the corrected variant with every term on (with perturbed and with real image negatives), CLIP, NegCLIP
-and the released variant.
+steps, for the corrected variant with every term on (with perturbed, reflected, retrieved and real image negatives, the
+latter with their own mask), CLIP, NegCLIP and the released variant.
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ CONFIGS: dict[str, dict] = {
         "positive_weight": 0.2, "ceclip_intra_weight": 0.3, "ceclip_cross_weight": 0.2, "margin_ema": 0.5,
     },
     "corrected_real_image_negatives": {"positive_weight": 0.2, "margin_threshold": "max"},
+    "corrected_real_masked_image_negatives_reflect": {"image_negative_scheme": "reflect"},
+    "corrected_reflect": {"image_negative_scheme": "reflect"},
+    "corrected_retrieve": {"image_negative_scheme": "retrieve"},
     "clip": {"itc_negatives": False, "mhn_weight": 0.0, "margin_weight": 0.0},
     "negclip": {"mhn_weight": 0.0, "margin_weight": 0.0},
     "released": {"loss_variant": "released", "renormalize": False},
@@ -69,14 +72,17 @@ def global_batches() -> list[tuple[torch.Tensor, ...]]:
     return out
 
 
-def run_steps(model: nn.Module, loss: AHNPLLoss, batches, real_negatives: bool) -> dict[str, torch.Tensor]:
+def run_steps(model: nn.Module, loss: AHNPLLoss, batches, real_negatives: bool | str) -> dict[str, torch.Tensor]:
     """Two SGD steps; record each step's loss, gradients and margin state."""
     opt = torch.optim.SGD(model.parameters(), lr=0.5)
     record: dict[str, torch.Tensor] = {}
     for step, (images, captions, negatives, mask, neg_images) in enumerate(batches):
         opt.zero_grad()
         v, t, tn, vn, scale = model(images, captions, negatives, neg_images if real_negatives else None)
-        out = loss(v, t, tn, mask, scale, image_negative_features=vn)
+        image_mask = None
+        if real_negatives == "masked":  # real images for every other type only; the scheme fills the rest
+            image_mask = mask & (torch.arange(mask.shape[1]) % 2 == 0)
+        out = loss(v, t, tn, mask, scale, image_negative_features=vn, image_negative_mask=image_mask)
         out["loss"].backward()
         record[f"{step}/loss"] = out["loss"].detach().clone()
         for key in ("margin/relation", "margin/verb", "positive_margin", "active/noun"):
@@ -86,6 +92,10 @@ def run_steps(model: nn.Module, loss: AHNPLLoss, batches, real_negatives: bool) 
         opt.step()
     record["theta"] = loss.margin.theta.clone()
     return record
+
+
+def _real_negatives(name: str) -> bool | str:
+    return "masked" if "real_masked" in name else "real" in name
 
 
 def _worker(rank: int, port: int, out_dir: str) -> None:
@@ -100,7 +110,7 @@ def _worker(rank: int, port: int, out_dir: str) -> None:
         for name, config in CONFIGS.items():
             model = DistributedDataParallel(TinyDualEncoder())
             loss = AHNPLLoss(**config)
-            record = run_steps(model, loss, local, real_negatives="real" in name)
+            record = run_steps(model, loss, local, real_negatives=_real_negatives(name))
             torch.save(record, Path(out_dir) / f"{name}_rank{rank}.pt")
         dist.destroy_process_group()
     except Exception:  # report to the parent instead of dying silently
@@ -137,7 +147,7 @@ def ddp_records(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_ddp_equals_single_process(ddp_records: Path, name: str) -> None:
     reference = AHNPLLoss(**CONFIGS[name], gather_distributed=False)  # one process, the whole global batch
-    single = run_steps(TinyDualEncoder(), reference, global_batches(), real_negatives="real" in name)
+    single = run_steps(TinyDualEncoder(), reference, global_batches(), real_negatives=_real_negatives(name))
     for rank in range(WORLD):
         ddp = torch.load(ddp_records / f"{name}_rank{rank}.pt")
         assert set(ddp) == set(single)

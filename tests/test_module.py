@@ -18,6 +18,7 @@ from ahnpl_lightning.data.sources import WorldSource
 from ahnpl_lightning.export import export_checkpoint
 from ahnpl_lightning.losses import AHNPLLoss
 from ahnpl_lightning.model import TINY_MODEL, register_model_configs
+from ahnpl_lightning.tools import export as export_tool
 from ahnpl_lightning.module import AHNPLModule, warmup_cosine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,8 +57,11 @@ def test_logit_scale_is_clamped_and_nan_raises(tiny_trainer_kwargs: dict) -> Non
     broken = AHNPLModule(lr=1e-3)
     with torch.no_grad():
         broken.model.text_projection.fill_(float("nan"))
-    with pytest.raises(FloatingPointError, match=r"non-finite '\w+' at global step 0"):
+    with pytest.raises(FloatingPointError, match=r"non-finite '\w+' at global step 0") as error:
         pl.Trainer(**{**tiny_trainer_kwargs, "max_steps": 1}).fit(broken, small_data())
+    message = str(error.value)
+    assert "non-finite 'itc'" in message and "text_features" in message and "already non-finite" in message
+    assert "learning rate = 2e-05" in message and "logit scale s = 14.29" in message  # warm-up 1/50, s = 1/0.07
 
 
 def test_lagged_finite_check_names_the_step_it_came_from(tiny_trainer_kwargs: dict) -> None:
@@ -67,6 +71,36 @@ def test_lagged_finite_check_names_the_step_it_came_from(tiny_trainer_kwargs: di
     with pytest.raises(FloatingPointError, match=r"non-finite '\w+' at global step 0"):
         pl.Trainer(**{**tiny_trainer_kwargs, "max_steps": 2}).fit(module, small_data())
     assert module.global_step == 1  # raised during the second step, about the first
+
+
+class _NaNImageSideAt:
+    """Wraps a loss: at training step `step` its image-side term (and so the total) becomes NaN."""
+
+    def __init__(self, module: AHNPLModule, step: int) -> None:
+        self.module, self.step, self.forward = module, step, module.loss.forward
+
+    def __call__(self, *args, **kwargs) -> dict[str, torch.Tensor]:
+        out = self.forward(*args, **kwargs)
+        if self.module.training and self.module.global_step == self.step:
+            out["mhn_image"] = out["mhn_image"] * float("nan")
+            out["loss"] = out["loss"] + out["mhn_image"]
+        return out
+
+
+@pytest.mark.parametrize("lagged", [True, False])
+def test_nan_at_the_last_step_raises_names_the_term_and_no_checkpoint_holds_it(
+    lagged: bool, tmp_path: Path, tiny_trainer_kwargs: dict
+) -> None:
+    module = AHNPLModule(lr=1e-3, check_finite_lagged=lagged)
+    module.loss.forward = _NaNImageSideAt(module, step=1)  # the second and last step
+    checkpoints = pl.callbacks.ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_train_steps=1, save_top_k=-1,
+                                               filename="{step}")
+    trainer = pl.Trainer(**{**tiny_trainer_kwargs, "max_steps": 2, "enable_checkpointing": True,
+                            "callbacks": [checkpoints]})
+    with pytest.raises(FloatingPointError, match=r"non-finite 'mhn_image' at global step 1 \(epoch 0\)") as error:
+        trainer.fit(module, small_data())
+    assert "also non-finite: loss" in str(error.value) and "the loss overflowed" in str(error.value)
+    assert sorted(path.name for path in (tmp_path / "ckpt").iterdir()) == ["step=1.ckpt"]  # not step=2
 
 
 def test_frozen_tower_builds_no_graph() -> None:
@@ -94,26 +128,47 @@ def test_margin_state_resets_each_epoch(tiny_trainer_kwargs: dict) -> None:
     assert torch.all(module.loss.margin.theta == 0)
 
 
-def test_checkpoint_rebuilds_the_loss_configuration(tmp_path: Path, tiny_trainer_kwargs: dict) -> None:
-    loss = AHNPLLoss(itc_negatives=True, mhn_weight=0.0, perturbation=False, margin_weight=0.0)
+class ScaledITCLoss(AHNPLLoss):
+    """A user's loss subclass with an argument of its own: the ITC weight multiplied by `itc_factor`."""
+
+    def __init__(self, itc_factor: float = 2.0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.itc_factor = itc_factor
+
+    @property
+    def term_weights(self) -> dict[str, float]:
+        return {**super().term_weights, "itc": self.itc_weight * self.itc_factor}
+
+
+def test_checkpoint_rebuilds_the_loss_class_and_configuration(tmp_path: Path, tiny_trainer_kwargs: dict) -> None:
+    loss = ScaledITCLoss(itc_factor=3.0, mhn_weight=0.0, perturbation=False, margin_weight=0.0)
+    assert loss.init_args == {"itc_factor": 3.0, "mhn_weight": 0.0, "perturbation": False, "margin_weight": 0.0}
     module = AHNPLModule(loss=loss, lr=1e-3)
+    assert module.hparams["loss"]["class_path"] == "test_module.ScaledITCLoss"
     trainer = pl.Trainer(**{**tiny_trainer_kwargs, "max_steps": 2})
     trainer.fit(module, small_data())
     path = tmp_path / "m.ckpt"
     trainer.save_checkpoint(path)
     reloaded = AHNPLModule.load_from_checkpoint(path, map_location="cpu")
-    assert reloaded.loss.init_args["mhn_weight"] == 0.0 and reloaded.loss.init_args["perturbation"] is False
+    assert type(reloaded.loss) is ScaledITCLoss and reloaded.loss.itc_factor == 3.0
+    assert reloaded.loss.mhn_weight == 0.0 and reloaded.loss.perturbation is False
+    assert reloaded.loss.term_weights == loss.term_weights
     for key, value in module.state_dict().items():
         assert torch.equal(value, reloaded.state_dict()[key]), key
+    plain = AHNPLModule(loss=AHNPLLoss(loss_variant="released", renormalize=False))
+    assert plain.hparams["loss"]["class_path"] == "ahnpl_lightning.losses.AHNPLLoss"
+    with pytest.raises(ValueError, match="cannot be imported"):
+        AHNPLModule(loss={"class_path": "no_such_module.Loss", "init_args": {}})
 
 
-def test_export_loads_in_open_clip(tmp_path: Path, tiny_trainer_kwargs: dict) -> None:
+def test_export_loads_in_open_clip(tmp_path: Path, tiny_trainer_kwargs: dict,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
     module = AHNPLModule(lr=1e-3)
     trainer = pl.Trainer(**{**tiny_trainer_kwargs, "max_steps": 1})
     trainer.fit(module, small_data())
     ckpt = tmp_path / "m.ckpt"
     trainer.save_checkpoint(ckpt)
-    assert cli.main(["export", "--ckpt_path", str(ckpt), "--output", str(tmp_path / "w.pt")]) == 0
+    assert cli.main(["export", "--ckpt-path", str(ckpt), "--output", str(tmp_path / "w.pt")]) == 0
     register_model_configs()
     loaded, _, _ = open_clip.create_model_and_transforms(TINY_MODEL, pretrained=str(tmp_path / "w.pt"))
     for key, value in module.model.state_dict().items():
@@ -121,6 +176,33 @@ def test_export_loads_in_open_clip(tmp_path: Path, tiny_trainer_kwargs: dict) ->
     folder = export_checkpoint(ckpt, tmp_path / "exported")
     from_dir = open_clip.create_model(f"local-dir:{folder}")
     assert torch.equal(from_dir.text_projection, module.model.text_projection)
+    # the old flag spelling is a hidden alias; the old import path of `main` warns and still works
+    with pytest.warns(DeprecationWarning, match="tools.export"):
+        from ahnpl_lightning.export import main as old_main
+    assert old_main(["--ckpt_path", str(ckpt), "--output", str(tmp_path / "w2.pt")]) == 0
+    assert torch.equal(torch.load(tmp_path / "w2.pt")["text_projection"], module.model.text_projection)
+    assert "--ckpt_path" not in export_tool.build_parser().format_help()
+
+
+@pytest.mark.parametrize("kind", ["missing", "directory", "text", "plain_state_dict"])
+def test_export_says_what_is_wrong_with_the_checkpoint(kind: str, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bad.ckpt"
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "text":
+        path.write_text("not a checkpoint\n")
+    elif kind == "plain_state_dict":
+        torch.save({"text_projection": torch.zeros(2, 2)}, path)
+    assert export_tool.main(["--ckpt-path", str(path), "--output", str(tmp_path / "w.pt")]) == 2
+    err = capsys.readouterr().err
+    expected = {"missing": "not found", "directory": "a directory", "text": "not a PyTorch checkpoint",
+                "plain_state_dict": "not a Lightning checkpoint"}[kind]
+    assert str(path) in err and expected in err and "weights_only" not in err, err
+    assert not (tmp_path / "w.pt").exists()
+    with pytest.raises(SystemExit):
+        export_tool.main(["--output", str(tmp_path / "w.pt")])
+    assert "--ckpt-path" in capsys.readouterr().err
 
 
 def test_real_image_negatives_reach_the_loss(tiny_trainer_kwargs: dict) -> None:
@@ -178,7 +260,7 @@ def test_clip_finetune_skips_negative_encoding_in_training_only() -> None:
     torch.testing.assert_close(features["negative_features"][0, 0], features["negative_features"][1, 4])
 
 
-@pytest.mark.parametrize("baseline", ["clip_finetune", "negclip", "ceclip", "ahnpl_released"])
+@pytest.mark.parametrize("baseline", ["clip_finetune", "negclip", "ceclip", "ceclip_released", "ahnpl_released"])
 def test_baseline_configs_fit(baseline: str, tmp_path: Path) -> None:
     cli.main([
         "fit", "-c", small_ahnpl_config(tmp_path),
@@ -193,5 +275,54 @@ def test_baseline_configs_fit(baseline: str, tmp_path: Path) -> None:
     hparams = torch.load(ckpt, map_location="cpu", weights_only=False)["hyper_parameters"]
     init_args = hparams["loss"]["init_args"]
     expected = {"clip_finetune": ("corrected", False), "negclip": ("corrected", True), "ceclip": ("corrected", True),
-                "ahnpl_released": ("released", True)}[baseline]
+                "ceclip_released": ("released", True), "ahnpl_released": ("released", True)}[baseline]
     assert (init_args["loss_variant"], init_args["itc_negatives"]) == expected
+
+
+# Every config under configs/baselines and configs/recipes, stacked as its header says, with what it must print.
+CONFIG_STACKS = {
+    "clip_finetune": (["baselines/clip_finetune.yaml"], ["gradient_clip_val: 1.0", "itc_negatives: false"]),
+    "negclip": (["baselines/negclip.yaml"], ["gradient_clip_val: 1.0", "mhn_weight: 0.0"]),
+    "ceclip": (["baselines/ceclip.yaml"], ["gradient_clip_val: 1.0", "loss_variant: corrected",
+                                           "margin_upper_bound: 10.0", "ceclip_intra_weight: 0.3"]),
+    "ceclip_released": (["baselines/ceclip_released.yaml"], ["gradient_clip_val: null", "loss_variant: released",
+                                                             "reset_margin_each_epoch: true"]),
+    "ahnpl_released": (["baselines/ahnpl_released.yaml"], ["gradient_clip_val: null", "loss_variant: released",
+                                                           "image_negative_scheme: translate"]),
+    "ahnpl_paper_recipe": (["data/coco.yaml", "recipes/vitb32_paper.yaml", "trainer/gpu.yaml"],
+                           ["gradient_clip_val: null", "lr: 2.0e-05", "image_negative_scheme: reflect"]),
+    "ceclip_recipe": (["baselines/ceclip_released.yaml", "data/coco.yaml", "recipes/vitb32_paper.yaml",
+                       "trainer/gpu.yaml", "recipes/ceclip.yaml"],
+                      ["gradient_clip_val: null", "lr: 5.0e-06", "precision: 16-mixed", "batch_size: 256",
+                       "weight_decay: 0.1", "max_epochs: 10", "model_name: ViT-B-32-quickgelu"]),
+    "negclip_recipe": (["baselines/negclip.yaml", "data/negclip.yaml", "recipes/vitb32_paper.yaml",
+                        "trainer/gpu.yaml", "recipes/negclip.yaml"],
+                       ["gradient_clip_val: null", "lr: 1.0e-06", "precision: 16-mixed", "batch_size: 256",
+                        "weight_decay: 0.2", "max_epochs: 5", "model_name: ViT-B-32-quickgelu"]),
+}
+
+
+def test_every_baseline_and_recipe_config_is_covered() -> None:
+    shipped = {f"{path.parent.name}/{path.name}" for folder in ("baselines", "recipes")
+               for path in (ROOT / "configs" / folder).glob("*.yaml")}
+    stacked = {path for stack, _ in CONFIG_STACKS.values() for path in stack}
+    assert shipped <= stacked, shipped - stacked
+    for name in shipped:
+        header = (ROOT / "configs" / name).read_text().split("\ntrainer:")[0]
+        assert "Clipping:" in header, f"{name}: the header must say what it does about gradient clipping"
+
+
+@pytest.mark.parametrize("name", list(CONFIG_STACKS))
+def test_baseline_and_recipe_configs_stack_and_say_what_they_run(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack, expected = CONFIG_STACKS[name]
+    args = ["fit", "-c", str(ROOT / "configs" / "ahnpl.yaml")]
+    for path in stack:
+        args += ["-c", str(ROOT / "configs" / path)]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([*args, "--print_config"])
+    assert exit_info.value.code in (0, None)
+    out = capsys.readouterr().out
+    missing = [line for line in expected if line not in out]
+    assert not missing, (name, missing)

@@ -1,25 +1,29 @@
-"""AHNPLModule: any open_clip model trained with `AHNPLLoss`. The science lives in `losses.py`; this is glue."""
+"""AHNPLModule: any open_clip model trained with `AHNPLLoss`. The science lives in `losses/`; this is glue."""
 
 from __future__ import annotations
 
+import importlib
 import math
+import warnings
 from collections.abc import Mapping
 from typing import Any, Literal
 
 import torch
-from lightning.pytorch import LightningModule
+from lightning.pytorch import Callback, LightningModule
 from torch import Tensor, nn
 from typing_extensions import override
 
+from ahnpl_lightning.data.health import DataHealthCheck
 from ahnpl_lightning.encoding import encode_batch
-from ahnpl_lightning.losses import AHNPLLoss, check_finite
+from ahnpl_lightning.finite_guard import FEATURE_KEYS, FiniteGuard
+from ahnpl_lightning.losses import TERMS, AHNPLLoss
 from ahnpl_lightning.model import TINY_MODEL, create_model_and_transforms
 
 MAX_LOGIT_SCALE = 100.0
 
 
 def _no_weight_decay(name: str, param: Tensor) -> bool:
-    """Gains, biases and the logit scale are not decayed (open_clip's rule, REFERENCE.md section 3)."""
+    """Gains, biases and the logit scale are not decayed (open_clip's rule, docs/METHOD.md §3)."""
     return param.ndim < 2 or "bn" in name or "ln" in name or "bias" in name or "logit_scale" in name
 
 
@@ -31,30 +35,59 @@ def warmup_cosine(step: int, warmup_steps: int, total_steps: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
+def class_path(cls: type) -> str:
+    """The shortest import path of a class: `ahnpl_lightning.losses.AHNPLLoss`, not `...losses.ahnpl.AHNPLLoss`."""
+    parts = cls.__module__.split(".")
+    for end in range(1, len(parts) + 1):
+        module = importlib.import_module(".".join(parts[:end]))
+        if getattr(module, cls.__qualname__, None) is cls:
+            return f"{module.__name__}.{cls.__qualname__}"
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
 def loss_config(loss: AHNPLLoss) -> dict[str, Any]:
     """The class path and constructor arguments of a loss, so a checkpoint rebuilds it exactly."""
-    cls = type(loss)
-    return {"class_path": f"{cls.__module__}.{cls.__qualname__}", "init_args": dict(loss.init_args)}
+    return {"class_path": class_path(type(loss)), "init_args": dict(loss.init_args)}
 
 
-def _valid_negative_images(batch: Mapping[str, Tensor]) -> tuple[Tensor, Tensor]:
-    """NegCLIP's hard-negative images and their captions ([B,M,...] with `neg_image_mask`) as extra batch rows.
+def build_loss(config: Mapping[str, Any]) -> AHNPLLoss:
+    """Rebuild a loss from `loss_config`'s output: its saved class (a subclass too) with its saved arguments."""
+    path = config.get("class_path") or class_path(AHNPLLoss)
+    module_name, _, name = str(path).rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ValueError(
+            f"the checkpoint's loss class {path!r} cannot be imported ({exc}); make it importable (install or put "
+            "its module on PYTHONPATH) or pass `loss=` explicitly"
+        ) from exc
+    if not (isinstance(cls, type) and issubclass(cls, AHNPLLoss)):
+        raise ValueError(f"the checkpoint's loss class {path!r} is not an AHNPLLoss subclass")
+    return cls(**config.get("init_args", {}))
+
+
+def _valid_negative_images(batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """NegCLIP's hard-negative images as extra batch rows: `images`, `captions` and, when the batch has them, each
+    row's own text negatives (`negatives`, `negative_mask`), from `neg_*` tensors [B,M,...] with `neg_image_mask`.
 
     Under DDP every rank must add the same number of rows (the loss gathers equal-sized blocks), so each rank keeps
     the first n valid ones, n = the smallest valid count over ranks (one all-reduce of a scalar).
     """
     valid = batch["neg_image_mask"].flatten()
-    images = batch["neg_images"].flatten(0, 1)[valid]
-    captions = batch["neg_image_captions"].flatten(0, 1)[valid]
+    extra = {"images": batch["neg_images"].flatten(0, 1)[valid],
+             "captions": batch["neg_image_captions"].flatten(0, 1)[valid]}
+    if "neg_image_negatives" in batch:
+        extra["negatives"] = batch["neg_image_negatives"].flatten(0, 1)[valid]
+        extra["negative_mask"] = batch["neg_image_negative_mask"].flatten(0, 1)[valid]
     if torch.distributed.is_available() and torch.distributed.is_initialized():
-        count = torch.tensor([images.shape[0]], device=images.device)
+        count = torch.tensor([extra["images"].shape[0]], device=extra["images"].device)
         torch.distributed.all_reduce(count, op=torch.distributed.ReduceOp.MIN)
-        images, captions = images[: int(count)], captions[: int(count)]
-    return images, captions
+        extra = {key: value[: int(count)] for key, value in extra.items()}
+    return extra
 
 
 def _pad_rows(x: Tensor, rows: int) -> Tensor:
-    """Append `rows` zero rows (extra batch rows have no text/image negatives: zeros, masked out)."""
+    """Append `rows` zero (False) rows: extra batch rows have no image negatives of their own (masked out)."""
     return torch.cat([x, x.new_zeros((rows, *x.shape[1:]))])
 
 
@@ -79,7 +112,8 @@ class AHNPLModule(LightningModule):
         use_image_negatives: use image hard negatives when the batch has them.
         dynamic_text_length: encode text only up to the longest real token sequence (exact, faster).
         check_finite_every_n_steps: check every loss term for NaN/inf every N steps (0: never).
-        check_finite_lagged: read that check one step late, without a host-device sync (default: on accelerators).
+        check_finite_lagged: read that check one step late, without a host-device sync (default: on accelerators);
+            pending checks are read before validation, before a checkpoint is written and at the end of training.
         freeze_image_tower: lock the image tower (no gradients, no autograd graph).
         freeze_text_tower: lock the text tower.
         grad_checkpointing: activation checkpointing in both towers (memory for compute, for large towers).
@@ -110,10 +144,10 @@ class AHNPLModule(LightningModule):
         channels_last: bool = False,
     ) -> None:
         super().__init__()
-        if isinstance(loss, Mapping):  # rebuilt from a checkpoint's hyper-parameters
-            loss = AHNPLLoss(**loss.get("init_args", {}))
+        if isinstance(loss, Mapping):  # rebuilt from a checkpoint's hyper-parameters: honour its class path
+            loss = build_loss(loss)
         self.loss = loss if loss is not None else AHNPLLoss()
-        self._pending_finite: tuple[Tensor, Any, list[str], int] | None = None
+        self.finite_guard = FiniteGuard(terms=TERMS)
         self.save_hyperparameters(ignore=["loss"])
         self.hparams["loss"] = loss_config(self.loss)
         bundle = create_model_and_transforms(model_name, pretrained)
@@ -143,16 +177,22 @@ class AHNPLModule(LightningModule):
         mask = batch["negative_mask"]
         use_images = self.hparams.use_image_negatives
         image_negatives = batch.get("image_negatives") if use_images else None
+        image_mask = batch.get("image_negative_mask") if image_negatives is not None else None
         skip_negatives = self.training and not self.loss.uses_negatives
         if skip_negatives:
             k = negatives.shape[1]
-            negatives, mask, image_negatives = negatives[:, :0], mask[:, :0], None
+            negatives, mask, image_negatives, image_mask = negatives[:, :0], mask[:, :0], None, None
         if use_images and "neg_images" in batch:
-            extra_images, extra_captions = _valid_negative_images(batch)
-            images, captions = torch.cat([images, extra_images]), torch.cat([captions, extra_captions])
-            negatives, mask, image_negatives = (
-                _pad_rows(x, extra_images.shape[0]) if x is not None else None
-                for x in (negatives, mask, image_negatives)
+            extra = _valid_negative_images(batch)
+            rows = extra["images"].shape[0]
+            images, captions = torch.cat([images, extra["images"]]), torch.cat([captions, extra["captions"]])
+            if "negatives" in extra and not skip_negatives:  # each extra row brings its own hard captions
+                negatives = torch.cat([negatives, extra["negatives"].to(negatives.dtype)])
+                mask = torch.cat([mask, extra["negative_mask"]])
+            else:
+                negatives, mask = _pad_rows(negatives, rows), _pad_rows(mask, rows)
+            image_negatives, image_mask = (
+                _pad_rows(x, rows) if x is not None else None for x in (image_negatives, image_mask)
             )
         features = encode_batch(
             self.model, images, captions, negatives, image_negatives=image_negatives,
@@ -163,7 +203,21 @@ class AHNPLModule(LightningModule):
             features["negative_features"] = text.new_zeros((text.shape[0], k, text.shape[1]))
             mask = mask.new_zeros((text.shape[0], k))
         features["negative_mask"] = mask
+        if image_mask is not None and "image_negative_features" in features:
+            features["image_negative_mask"] = image_mask  # which image negatives exist; the text mask is untouched
         return features
+
+    @override
+    def setup(self, stage: str) -> None:
+        if not self.hparams.use_image_negatives:
+            warnings.warn("AHNPLModule(use_image_negatives=False) is deprecated and will be removed in the next "
+                          "release: image negatives are switched on the data source (WorldSource.image_negatives, "
+                          "NegCLIPSource.image_negatives)", DeprecationWarning, stacklevel=2)
+
+    @override
+    def configure_callbacks(self) -> list[Callback]:
+        """`DataHealthCheck`: a fit that skipped most of its data or completed no optimizer step fails."""
+        return [DataHealthCheck()]
 
     def _step(self, batch: Mapping[str, Tensor], stage: str) -> Tensor | None:
         if "images" not in batch:  # every sample of this batch was unreadable (counted by the DataModule)
@@ -173,7 +227,7 @@ class AHNPLModule(LightningModule):
         terms = self.loss(logit_scale=logit_scale, **features)
         every = self.hparams.check_finite_every_n_steps
         if stage == "train" and every > 0 and self.global_step % every == 0:
-            self._check_finite(terms)
+            self._check_finite(terms, features, logit_scale)
         batch_size = batch["images"].shape[0]
         on_step = stage == "train"
         for name, value in terms.items():
@@ -188,35 +242,28 @@ class AHNPLModule(LightningModule):
             self._log_accuracy(features, features["negative_mask"], stage, batch_size)
         return terms["loss"]
 
-    def _check_finite(self, terms: dict[str, Tensor]) -> None:
-        """Raise on a NaN/inf loss term, naming the term and the step (never a silent skip).
+    def _check_finite(self, terms: dict[str, Tensor], features: Mapping[str, Tensor], logit_scale: Tensor) -> None:
+        """Raise on a NaN/inf loss term, naming the term that went bad, the step, s and the learning rate.
 
         Immediate on the CPU. Lagged by default on accelerators (`check_finite_lagged`): the finiteness flags are
         copied to the host without blocking and read at the next check, so the training step has no host-device
-        sync; the error still names the step the non-finite value came from.
+        sync; the pending check is flushed before validation, before a checkpoint is written and at the end of
+        training, so a NaN at the last step raises too and non-finite weights never reach a checkpoint.
         """
         lagged = self.hparams.check_finite_lagged
         if lagged is None:
             lagged = terms["loss"].device.type != "cpu"
-        if not lagged:
-            self._raise_if_not_finite(check_finite(terms), self.global_step)
-            return
-        names = list(terms)
-        flags = torch.stack([torch.isfinite(terms[name].detach()).all() for name in names]).to("cpu", non_blocking=True)
-        event = torch.cuda.Event() if terms["loss"].is_cuda else None
-        if event is not None:
-            event.record()
-        previous, self._pending_finite = self._pending_finite, (flags, event, names, self.global_step)
-        if previous is not None:
-            flags, event, names, step = previous
-            if event is not None:
-                event.synchronize()  # recorded a whole step ago: long done, nothing waits
-            bad = None if bool(flags.all()) else names[int((~flags).nonzero()[0, 0])]
-            self._raise_if_not_finite(bad, step)
+        values = {name: terms[name] for name in TERMS if name in terms}
+        values.update({name: features[name] for name in FEATURE_KEYS if features.get(name) is not None})
+        values["logit_scale"] = logit_scale
+        values["loss"] = terms["loss"]
+        self.finite_guard.check(values, self.global_step, self.current_epoch, logit_scale, self._current_lr(), lagged)
 
-    def _raise_if_not_finite(self, bad: str | None, step: int) -> None:
-        if bad is not None:
-            raise FloatingPointError(f"non-finite '{bad}' at global step {step} (epoch {self.current_epoch})")
+    def _current_lr(self) -> float | None:
+        """The learning rate of the first parameter group at this step (None outside a fit)."""
+        if self._trainer is None or not self.trainer.optimizers:
+            return None
+        return float(self.trainer.optimizers[0].param_groups[0]["lr"])
 
     def _log_accuracy(self, features: dict[str, Tensor], mask: Tensor, stage: str, batch_size: int) -> None:
         """In-batch image->caption accuracy and the share of valid hard negatives the true caption beats."""
@@ -243,6 +290,18 @@ class AHNPLModule(LightningModule):
     @override
     def predict_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> dict[str, Tensor]:
         return self(batch)
+
+    @override
+    def on_validation_start(self) -> None:
+        self.finite_guard.flush()  # a lagged NaN check of the last training step, before evaluating those weights
+
+    @override
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.finite_guard.flush()  # raise before non-finite weights are written
+
+    @override
+    def on_train_end(self) -> None:
+        self.finite_guard.flush()  # a NaN at the last step raises too
 
     @override
     def on_train_epoch_start(self) -> None:

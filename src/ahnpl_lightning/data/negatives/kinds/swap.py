@@ -1,0 +1,142 @@
+"""Swap types: ``relation`` (subject and object exchange places where that makes sense, else the relation itself
+changes) and ``adj_swap`` (two adjectives exchange nouns)."""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING
+
+from ahnpl_lightning.data.negatives.kinds.relation import best_relation_change, deny_possession, replace_relation
+from ahnpl_lightning.data.negatives.kinds.replace import replace_verb
+from ahnpl_lightning.data.negatives.lexicon.inflection import match_case
+from ahnpl_lightning.data.negatives.lexicon.relatives import CONCRETE
+from ahnpl_lightning.data.negatives.parsing import Parsed, fix_articles, render
+from ahnpl_lightning.data.negatives.registry import register_negative_type
+from ahnpl_lightning.data.negatives.roles import NounUnit, Relation, Roles
+from ahnpl_lightning.data.negatives.vocabulary import (
+    ADJ_TAGS,
+    ATTRIBUTE_OF,
+    COORDINATION,
+    NON_CONTENT_ADJS,
+    RECIPROCAL_VERBS,
+    SYMMETRIC_RELATIONS,
+)
+
+if TYPE_CHECKING:
+    from ahnpl_lightning.data.negatives.generator import NegativeGenerator
+
+#: A preposition change whose naturalness gain is below this is a give-away to a text model: a verb change, when
+#: there is one, is used instead.
+_NATURAL_ENOUGH = -1.0
+_NOT_SWAPPED = SYMMETRIC_RELATIONS | {"of", "in", "at", "for", "during", "from", "like", "as", "than"}
+
+
+def _symmetric(parsed: Parsed, relation: Relation) -> bool:
+    verb = parsed.lemmas[relation.verb] if relation.verb is not None else None
+    return relation.prep in SYMMETRIC_RELATIONS or verb in RECIPROCAL_VERBS
+
+
+def _swappable(gen: NegativeGenerator, parsed: Parsed, relation: Relation) -> bool:
+    """A relation whose two nouns may exchange places: not symmetric, nothing but the relation between them, and
+    a plausible result (``Candidates.swap_plausible``)."""
+    if relation.prep in _NOT_SWAPPED or _symmetric(parsed, relation):
+        return False
+    between = range(*relation.span)
+    if any(parsed.tags[j] in {"NN", "NNS", "NNP", "CC", ",", "PRP"} for j in between):
+        return False
+    verb = parsed.lemmas[relation.verb] if relation.verb is not None else None
+    return gen.candidates.swap_plausible(relation, parsed.roles, verb)
+
+
+def swap_units(gen: NegativeGenerator, parsed: Parsed, first: NounUnit, other: NounUnit) -> str:
+    """Exchange two noun units; each slot keeps its number ("two dogs ... a ball" -> "two balls ... a dog")."""
+    pieces = {}
+    for dst, src in ((first, other), (other, first)):
+        tokens = list(range(src.start, src.head + 1))
+        words = [parsed.words[i].lower() if parsed.words[i][1:].islower() or i != src.start else parsed.words[i]
+                 for i in tokens]
+        head_lemma = parsed.lemmas[src.head] or words[-1].lower()
+        words[-1] = gen.inflect_noun(head_lemma, parsed.tags[dst.head])
+        words[0] = match_case(parsed.words[dst.start], words[0].lower())
+        pieces[dst.start] = (parsed.spans[dst.start][0], parsed.spans[dst.head][1], " ".join(words))
+    text = parsed.text
+    for index in sorted(pieces, reverse=True):
+        start, end, new = pieces[index]
+        text = text[:start] + new + text[end:]
+    return fix_articles(text)
+
+
+@register_negative_type("relation")
+def relation(gen: NegativeGenerator, parsed: Parsed, rng: random.Random) -> str | None:
+    """Exchange subject and object where the swap is plausible ("a dog chasing a cat"), never around a symmetric
+    relation; else change the relation: a contradicting preposition ("on" -> "under"), or another verb."""
+    roles: Roles = parsed.roles
+    ordered = sorted(roles.relations, key=lambda r: (r.figure != 0, r.prep is not None, r.figure, r.ground))
+    for rel in ordered:
+        if _swappable(gen, parsed, rel):
+            return swap_units(gen, parsed, roles.units[rel.figure], roles.units[rel.ground])
+    change = best_relation_change(gen, parsed, [r for r in ordered if r.prep not in {None, "with"}])
+    if change is not None and change[0] >= _NATURAL_ENOUGH:
+        return change[1]
+    for rel in sorted(ordered, key=lambda r: r.prep is not None):
+        if rel.verb is not None:  # "riding a horse" -> "leading a horse", "floating down" -> "swimming down"
+            out = replace_verb(gen, parsed, rng, only=rel.verb)
+            if out is not None:
+                return out
+    if change is not None:
+        return change[1]
+    # last resorts, which a text model spots more easily: "with" -> "without", "has a" -> "has no"
+    changed = replace_relation(gen, parsed, rng, [r for r in ordered if r.prep == "with"])
+    if changed is not None:
+        return changed
+    return next((out for rel in ordered if (out := deny_possession(parsed, rel)) is not None), None)
+
+
+@register_negative_type("adj_swap")
+def adj_swap(gen: NegativeGenerator, parsed: Parsed, rng: random.Random) -> str | None:
+    """Swap two different adjectives of different noun phrases, when each suits its new noun (two colours, two
+    sizes, or pairs seen in captions); never between two phrases that say the same ("a red cat and a black cat",
+    "a big elephant next to a small elephant")."""
+    roles: Roles = parsed.roles
+    content = set(parsed.content(ADJ_TAGS, NON_CONTENT_ADJS))
+    owner = {a: k for k, u in enumerate(roles.units) for a in u.adjs if a in content}
+    adjs = sorted(owner)
+    low = [w.lower() for w in parsed.words]
+
+    def paraphrase(ka: int, kb: int) -> bool:
+        ua, ub = roles.units[ka], roles.units[kb]
+        if ua.lemma != ub.lemma:
+            return False
+        if all(parsed.tags[j] in COORDINATION or j in owner for j in range(ua.head + 1, ub.start)):
+            return True
+        return any(_symmetric(parsed, r) for r in roles.relations if {r.figure, r.ground} == {ka, kb})
+
+    def suits(adj: str, noun: str) -> bool:
+        """``adj`` can describe ``noun``: seen with it or its class, or the corpus knows nothing of the noun."""
+        cls = gen.lexclass(noun)
+        if cls == "noun.person" and ATTRIBUTE_OF.get(adj) == "colour":
+            return False
+        if ATTRIBUTE_OF.get(adj) in {"colour", "size"} and cls in CONCRETE | {"noun.shape"}:
+            return True  # any thing can be red or small
+        return bool(gen.slots.count(f"a|noun|{noun}", adj) or gen.slots.count(f"a|class|{cls}", adj)
+                    or not gen.slots.count("u|n", noun))
+
+    def fits(a: int, b: int) -> bool:
+        wa, wb = low[a], low[b]
+        na, nb = roles.units[owner[a]].lemma, roles.units[owner[b]].lemma
+        if not (suits(parsed.lemmas[a] or wa, nb) and suits(parsed.lemmas[b] or wb, na)):
+            return False
+        if ATTRIBUTE_OF.get(wa) is not None and ATTRIBUTE_OF.get(wa) == ATTRIBUTE_OF.get(wb):
+            return True
+        if (ATTRIBUTE_OF.get(wa) is None) != (ATTRIBUTE_OF.get(wb) is None):
+            return False  # a colour for "parked": two kinds of attribute do not trade places
+        return bool(gen.slots.count(f"a|noun|{nb}", parsed.lemmas[a] or wa)
+                    and gen.slots.count(f"a|noun|{na}", parsed.lemmas[b] or wb))
+
+    pairs = [(a, b) for i, a in enumerate(adjs) for b in adjs[i + 1:]
+             if owner[a] != owner[b] and low[a] != low[b] and not paraphrase(owner[a], owner[b]) and fits(a, b)]
+    if not pairs:
+        return None
+    a, b = pairs[rng.randrange(len(pairs))]
+    wa, wb = parsed.words[a], parsed.words[b]
+    return render(parsed, {a: match_case(wa, wb.lower()), b: match_case(wb, wa.lower())})

@@ -1,0 +1,138 @@
+"""WordNet kinship between two words: the filter that keeps a replacement from being still true of the image.
+
+A replacement is refused when it shares a sense with the original (synonym), lies above or below it in the
+hypernym tree ("street" -> "road", "dog" -> "animal", "person" -> "man"), is a part or the whole of it ("mouth",
+"face"), shares a verb group, an entailment or a
+cause with it ("eat" -> "chew"), or is an adjective of the same similarity cluster ("big" -> "huge"). Only the first
+few senses count: captions use words in their common senses, and rare senses would refuse everything.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from ahnpl_lightning.data.negatives.lexicon.wordnet_index import WordNetIndex, get_wordnet_index
+
+__all__ = ["Relatives", "get_relatives", "ANIMATE", "CONCRETE"]
+
+#: Lexicographer files of things that act (subjects of most caption verbs).
+ANIMATE = frozenset({"noun.person", "noun.animal"})
+#: Lexicographer files of things a picture can show.
+CONCRETE = frozenset({"noun.artifact", "noun.animal", "noun.person", "noun.food", "noun.plant", "noun.object",
+                      "noun.body", "noun.substance"})
+_HYPER = ("@", "@i")
+
+
+class Relatives:
+    """Memoised WordNet kinship tests over a ``WordNetIndex``; ``senses`` bounds the senses considered per word."""
+
+    def __init__(self, wordnet: WordNetIndex | None = None, senses: int = 4) -> None:
+        self.wordnet = wordnet or get_wordnet_index()
+        self.senses = senses
+        self._related: dict[tuple[str, str, str], bool] = {}
+        self._synsets: dict[tuple[str, str], tuple[int, ...]] = {}
+        self._up: dict[tuple[str, str], frozenset[int]] = {}
+        self._kin: dict[tuple[str, str, str], int] = {}
+        self._dist: dict[int, dict[int, int]] = {}
+
+    def synsets(self, lemma: str, pos: str) -> tuple[int, ...]:
+        """The first ``senses`` synsets of ``lemma`` (an index lemma, or any form via morphy)."""
+        key = (lemma, pos)
+        hit = self._synsets.get(key)
+        if hit is None:
+            found = self.wordnet.lemma_synsets(lemma, pos) or tuple(self.wordnet.synsets(lemma, pos))
+            hit = self._synsets[key] = tuple(found[: self.senses])
+        return hit
+
+    def _ancestors(self, lemma: str, pos: str) -> frozenset[int]:
+        key = (lemma, pos)
+        hit = self._up.get(key)
+        if hit is None:
+            out: set[int] = set()
+            for sid in self.synsets(lemma, pos):
+                out |= self.wordnet.closure(sid, _HYPER)
+            hit = self._up[key] = frozenset(out)
+        return hit
+
+    def related(self, a: str, b: str, pos: str) -> bool:
+        """Whether ``b`` is a synonym, hypernym, hyponym (or, for verbs, a verb-group/entailment/cause neighbour; for
+        adjectives, a member of the same similarity cluster) of ``a`` in their first senses."""
+        if a == b:
+            return True
+        key = (a, b, pos) if a < b else (b, a, pos)
+        hit = self._related.get(key)
+        if hit is None:
+            hit = self._related[key] = self._compute(a, b, pos)
+        return hit
+
+    def _compute(self, a: str, b: str, pos: str) -> bool:
+        sa, sb = set(self.synsets(a, pos)), set(self.synsets(b, pos))
+        if not sa or not sb:
+            return False
+        if sa & sb or sb & self._ancestors(a, pos) or sa & self._ancestors(b, pos):
+            return True
+        wn = self.wordnet
+        if pos == "n":  # part and whole ("mouth" of a "face"), member and group, stuff and thing
+            parts = {t for s in sa for t in wn.related(s, "%p", "#p", "%m", "#m", "%s", "#s")}
+            back = {t for s in sb for t in wn.related(s, "%p", "#p", "%m", "#m", "%s", "#s")}
+            return bool(parts & sb or back & sa)
+        if pos == "v":
+            near = {t for s in sa for t in wn.related(s, "$", "*", ">")}
+            back = {t for s in sb for t in wn.related(s, "$", "*", ">")}
+            return bool(near & sb or back & sa)
+        if pos in {"a", "s"}:
+            heads_a = {h for s in sa for h in ((s,) if wn.synset(s).pos == "a" else wn.related(s, "&"))}
+            heads_b = {h for s in sb for h in ((s,) if wn.synset(s).pos == "a" else wn.related(s, "&"))}
+            return bool(heads_a & heads_b)
+        return False
+
+    def kin(self, a: str, b: str, pos: str = "n") -> int:
+        """Hypernym-tree distance between the closest of the first two senses of ``a`` and ``b`` through their
+        lowest common ancestor (cup-bowl 3, helmet-wall 7), 99 when none within eight levels; memoised."""
+        key = (a, b, pos) if a < b else (b, a, pos)
+        hit = self._kin.get(key)
+        if hit is None:
+            hit = 99
+            for sa in self.synsets(a, pos)[:2]:
+                da = self._distances(sa)
+                for sb in self.synsets(b, pos)[:2]:
+                    db = self._distances(sb)
+                    shared = da.keys() & db.keys()
+                    if shared:
+                        hit = min(hit, min(da[s] + db[s] for s in shared))
+            self._kin[key] = hit
+        return hit
+
+    def _distances(self, sid: int, depth: int = 8) -> dict[int, int]:
+        hit = self._dist.get(sid)
+        if hit is None:
+            hit = {sid: 0}
+            frontier = [sid]
+            for level in range(1, depth + 1):
+                frontier = [p for x in frontier for p in self.wordnet.related(x, *_HYPER) if p not in hit]
+                for p in frontier:
+                    hit.setdefault(p, level)
+            self._dist[sid] = hit
+        return hit
+
+    def lexclass(self, lemma: str, pos: str = "n") -> str:
+        """Lexicographer file of the word's first concrete sense among its first few (captions describe things one
+        can see: "table" is furniture, not a table of data), else of its first sense; "" when WordNet lacks it."""
+        synsets = self.synsets(lemma, pos)
+        if not synsets:
+            return ""
+        names = [self.wordnet.lexname(s) for s in synsets]
+        return next((n for n in names if n in CONCRETE), names[0]) if pos == "n" else names[0]
+
+    def is_kind_of(self, lemma: str, ancestor: str, pos: str = "n") -> bool:
+        """Whether the first sense of ``lemma`` lies under the first sense of ``ancestor`` ("shirt" under
+        "clothing")."""
+        synsets = self.synsets(lemma, pos)[:1]
+        targets = set(self.wordnet.lemma_synsets(ancestor, pos)[:1])
+        return any(s in targets or targets & self.wordnet.closure(s, _HYPER) for s in synsets)
+
+
+@functools.lru_cache(maxsize=1)
+def get_relatives() -> Relatives:
+    """The process-wide ``Relatives`` over the process-wide WordNet index."""
+    return Relatives()

@@ -23,7 +23,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import Tensor
 
-from ahnpl_lightning.data.datamodule import AHNPLDataModule, TripletDataset, collate_triplets
+from ahnpl_lightning.data.datamodule import AHNPLDataModule
+from ahnpl_lightning.data.triplets import TripletDataset, collate_triplets
 from ahnpl_lightning.data.sources import WorldSource
 from ahnpl_lightning.losses import TERMS, AHNPLLoss
 from ahnpl_lightning.model import TINY_MODEL
@@ -61,8 +62,7 @@ def _batch(module: AHNPLModule, size: int = 16, start: int = 0) -> dict[str, Ten
     source = WorldSource(train_size=start + size, val_size=0, image_size=64)
     data = TripletDataset(source.train_dataset(), module.preprocess_train, module.tokenizer)
     batch = collate_triplets([data[i] for i in range(start, start + size)])
-    batch.pop("skipped")
-    return {key: value.to(DEVICE) for key, value in batch.items()}
+    return {key: value.to(DEVICE) for key, value in batch.items() if isinstance(value, Tensor)}  # not the skip lists
 
 
 def _terms(module: AHNPLModule, loss: AHNPLLoss, batch: dict[str, Tensor], bf16: bool) -> dict[str, Tensor]:

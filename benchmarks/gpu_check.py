@@ -868,8 +868,10 @@ def main(argv: list[str] | None = None) -> int:
         "evaluation": (part_evaluation, p.eval_s[0]),
         "extra_fits": (lambda c: part_fits(c, optional=True), p.compiled_fit_s[0]),
     }
+    if not any(spec.optional for spec in ctx.fits):
+        available.pop("extra_fits")  # nothing to run there (the CPU profile has no optional fits)
     try:
-        run_parts(ctx, {name: available[name] for name in PARTS if name in wanted})
+        run_parts(ctx, {name: available[name] for name in PARTS if name in wanted and name in available})
     finally:
         watchdog.cancel()
         save()

@@ -135,16 +135,24 @@ class World:
 
     # -- scenes ---------------------------------------------------------------------------------------------------
 
-    def scene(self, index: int, split: str = "train", n_objects: int | None = None) -> Scene:
+    def scene(
+        self, index: int, split: str = "train", n_objects: int | None = None, palette: Sequence[str] | None = None
+    ) -> Scene:
         """The deterministic scene number `index` of `split` ("train", "val" or "test").
 
         `n_objects` fixes the object count (default: 1 with probability 0.2, else uniform in [2, max_objects]).
+        `palette` restricts the objects' colours to those names (a batch of same-palette scenes can only be told
+        apart by shape, size, material or layout; the pre-training recipe builds such batches). The default scene
+        stream (`palette=None`) is unchanged by this option.
         """
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         if n_objects is not None and not 1 <= n_objects <= self.max_objects:
             raise ValueError(f"n_objects must be in [1, {self.max_objects}], got {n_objects}")
-        rng = self.rng("scene", split, index, n_objects)
+        colours = self._check_palette(palette)
+        rng = self.rng("scene", split, index, n_objects) if colours is None else self.rng(
+            "scene", split, index, n_objects, *colours
+        )
         n = n_objects if n_objects is not None else self._sample_count(rng)
         force: tuple[str, tuple[str, ...]] | None = None
         if split == "test" and rng.random() < self.heldout_fraction:
@@ -152,16 +160,29 @@ class World:
             if n >= 2:
                 options += [("relation", p) for p in self.heldout_relations]
             force = rng.choice(options) if options else None
-        return self._sample_scene(rng, n, allow_heldout=(split == "test"), force=force)
+        return self._sample_scene(rng, n, allow_heldout=(split == "test"), force=force, colours=colours)
+
+    def _check_palette(self, palette: Sequence[str] | None) -> tuple[str, ...] | None:
+        if palette is None:
+            return None
+        colours = tuple(palette)
+        unknown = [c for c in colours if c not in self.vocab["colour"]]
+        if not colours or unknown:
+            raise ValueError(
+                f"palette must be a non-empty list of colours from {list(self.vocab['colour'])}, got {list(colours)}"
+            )
+        return colours
 
     def _sample_count(self, rng: random.Random) -> int:
         if self.max_objects == 1 or rng.random() < 0.2:
             return 1
         return rng.randint(2, self.max_objects)
 
-    def _sample_object_attrs(self, rng: random.Random, allow_heldout: bool) -> tuple[str, str, str, str]:
+    def _sample_object_attrs(
+        self, rng: random.Random, allow_heldout: bool, colours: tuple[str, ...] | None = None
+    ) -> tuple[str, str, str, str]:
         while True:
-            shape, colour = rng.choice(SHAPES), rng.choice(self.vocab["colour"])
+            shape, colour = rng.choice(SHAPES), rng.choice(colours or self.vocab["colour"])
             if allow_heldout or (colour, shape) not in self._heldout_pair_set:
                 return shape, colour, rng.choice(SIZES), rng.choice(self.vocab["material"])
 
@@ -181,10 +202,15 @@ class World:
         return boxes
 
     def _sample_scene(
-        self, rng: random.Random, n: int, allow_heldout: bool, force: tuple[str, tuple[str, ...]] | None
+        self,
+        rng: random.Random,
+        n: int,
+        allow_heldout: bool,
+        force: tuple[str, tuple[str, ...]] | None,
+        colours: tuple[str, ...] | None = None,
     ) -> Scene:
         for _ in range(500):
-            attrs = [self._sample_object_attrs(rng, allow_heldout) for _ in range(n)]
+            attrs = [self._sample_object_attrs(rng, allow_heldout, colours) for _ in range(n)]
             if force is not None and force[0] == "pair":
                 colour, shape = force[1]
                 attrs[0] = (shape, colour, attrs[0][2], attrs[0][3])
@@ -222,8 +248,14 @@ class World:
             material=obj.material if self.materials and rng.random() < p_material else None,
         )
 
-    def caption_statement(self, scene: Scene, rng: random.Random) -> g.Statement:
-        """A random true Statement about the scene (relations dominate when there are two or more objects)."""
+    def caption_statement(
+        self, scene: Scene, rng: random.Random, p_size: float = 0.5, p_material: float = 0.3
+    ) -> g.Statement:
+        """A random true Statement about the scene (relations dominate when there are two or more objects).
+
+        `p_size` / `p_material`: how often a noun phrase mentions the object's size / material (the benchmarks and
+        the fine-tuning data use the defaults; the stand-in's pre-training asks for more detail).
+        """
         objs = scene.objects
         if len(objs) >= 2:
             kind = rng.choices([g.REL, g.AND, g.COUNT, g.EXISTS], weights=[0.6, 0.15, 0.1, 0.15])[0]
@@ -232,21 +264,22 @@ class World:
         template = rng.choice(g.CAPTION_TEMPLATES[kind])
         if kind == g.REL:
             i, rel, j = rng.choice(scene.relations())
-            nps = (self.describe(objs[i], rng), self.describe(objs[j], rng))
+            nps = (self.describe(objs[i], rng, p_size, p_material), self.describe(objs[j], rng, p_size, p_material))
             return g.Statement(kind, nps, template, relation=rel)
         if kind == g.AND:
             i, j = rng.sample(range(len(objs)), 2)
-            return g.Statement(kind, (self.describe(objs[i], rng), self.describe(objs[j], rng)), template)
+            nps = (self.describe(objs[i], rng, p_size, p_material), self.describe(objs[j], rng, p_size, p_material))
+            return g.Statement(kind, nps, template)
         obj = rng.choice(objs)
         if kind == g.COUNT:
             np_ = g.NP(obj.shape, colour=obj.colour if rng.random() < 0.5 else None)
             n = sum(np_.matches(o) for o in objs)
             return g.Statement(kind, (np_,), template, count=n)
-        return g.Statement(kind, (self.describe(obj, rng),), template)
+        return g.Statement(kind, (self.describe(obj, rng, p_size, p_material),), template)
 
-    def caption(self, scene: Scene, rng: random.Random) -> str:
-        """A random caption that is true of the scene (several natural templates)."""
-        return g.realise(self.caption_statement(scene, rng))
+    def caption(self, scene: Scene, rng: random.Random, p_size: float = 0.5, p_material: float = 0.3) -> str:
+        """A random caption that is true of the scene (several natural templates; see `caption_statement`)."""
+        return g.realise(self.caption_statement(scene, rng, p_size, p_material))
 
     @staticmethod
     def parse(caption: str) -> g.Statement | None:

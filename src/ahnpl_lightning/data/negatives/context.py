@@ -66,18 +66,19 @@ class ContextFit:
         counter = self.slots.get(key)
         return counter.get(word, 0) > 0 or any(self.vouches(a, word) for a, _ in counter.most_common(_ANCHORS))
 
-    def verdict(self, keys: Iterable[str], word: str, original: str, pos: str = "n", unknown_ok: bool = False) -> bool:
+    def verdict(self, keys: Iterable[str], word: str, original: str, pos: str = "n", unknown_kin: int = KIN) -> bool:
         """Whether ``word`` fits every context of ``keys``: the known ones by the corpus, the ones the corpus knows
-        only from this caption by the original itself (a close kin of it fits where it fits: "bush" for "tree"), or,
-        with ``unknown_ok``, not at all."""
+        only from this caption by the original itself (a kin of it within ``unknown_kin`` fits where it fits: "bush"
+        for "tree")."""
         close: bool | None = None
         for key in keys:
             verdict = self.fits(key, word, original, pos)
             if verdict is False:
                 return False
-            if verdict is None and not unknown_ok:
+            if verdict is None:
                 if close is None:
-                    close = pos == "n" and self.vouches(original, word)
+                    close = pos == "n" and (self.vouches(original, word) if unknown_kin <= KIN else (
+                        self.relatives.kin(original, word) <= unknown_kin))
                 if not close:
                     return False
         return True

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from ahnpl_lightning.data.negatives.context import KIN
 from ahnpl_lightning.data.negatives.lexicon.relatives import CONCRETE
 from ahnpl_lightning.data.negatives.parsing import Parsed
 from ahnpl_lightning.data.negatives.roles import Roles
@@ -119,15 +120,16 @@ class NounCandidates:
                    parsed: Parsed | None = None) -> list[str]:
         """Replacements for unit ``k`` (see the module docstring), without words of ``present``; memoised.
         ``strict``: 2, fits every context (one the corpus knows only from this caption accepts close kin of the
-        original); 1, fits every context the corpus knows; 0, slot evidence alone."""
+        original: siblings); 1, the same with kin within 4 ("cat" for "dog"); 0, slot evidence and kinship to the
+        original (within 4, or its curated family); -1, slot evidence alone."""
         unit = roles.units[k]
         primary, secondary = self.keys(parsed_words, roles, k)
         contexts: tuple[str, ...] = ()
         follower = ""
         if parsed is not None:
-            if strict and not self.eligible(parsed, k):
+            if strict > 0 and not self.eligible(parsed, k):
                 return []
-            contexts = tuple(self.contexts(parsed, k)) if strict else ()
+            contexts = tuple(self.contexts(parsed, k)) if strict > 0 else ()
             nxt = unit.head + 1
             if nxt < len(parsed.tags) and parsed.tags[nxt] in {"NN", "NNS"}:
                 follower = parsed.words[nxt].lower()  # "a table top": the replacement must make a compound too
@@ -172,7 +174,7 @@ class NounCandidates:
                 continue  # "artifact" spans helmets and walls: slot evidence must come with WordNet kinship
             context[word] = score + sum(_log(count(key, word)) for key in informative) - 0.5 * kin
         tiers = [context]
-        if strict:  # nouns of the class that filled the unit's own contexts ("grounds cups were on")
+        if strict > 0:  # nouns of the class that filled the unit's own contexts ("grounds cups were on")
             fillers: dict[str, float] = {}
             for key in contexts:
                 for word, n in self.slots.get(key).most_common(_PER_KEY):
@@ -205,10 +207,12 @@ class NounCandidates:
                     continue  # "a plate" -> not "a water", "blue shorts" -> not "blue furnitures"
                 if self._vaguer(word, lemma, cls):
                     continue  # "sidewalk" -> "surface", "shops" -> "buildings": still true
-                if strict and follower and not count(f"n|next|{follower}", word):
+                if strict > 0 and follower and not count(f"n|next|{follower}", word):
                     continue  # "a table top" -> not "a line top"
-                if strict and not fit.verdict(contexts, word, lemma, unknown_ok=strict < 2):
+                if strict > 0 and not fit.verdict(contexts, word, lemma, unknown_kin=KIN if strict > 1 else 4):
                     continue  # "eating a frosted plate", "boats in the soda", "a hair of water"
+                if strict == 0 and not (word in family or person or self.relatives.kin(lemma, word) <= 4):
+                    continue  # without context evidence, only kin of the original ("dog" -> "cat")
                 out[word] = score
             if out:
                 return [w for w, _ in sorted(out.items(), key=lambda kv: (-kv[1], kv[0]))[: self.gen.top_k + 8]]

@@ -37,7 +37,7 @@ __all__ = ["RelationCandidates"]
 _NUMBERS = frozenset("two three four five six seven eight nine ten several many".split())
 #: Determiners "without" drops: "with multiple piercings" -> "without piercings".
 _DROPPED = frozenset({"multiple", "various", "numerous"})
-_WORN = ("clothing", "covering", "fabric", "body_part", "footwear")
+_WORN = ("clothing", "garment", "covering", "fabric", "body_part", "footwear", "headdress")
 _CABINS = frozenset("car bus truck van taxi cab train trolley tram limousine jeep suv ambulance".split())
 _ENCLOSURES = ("container", "room", "building", "enclosure", "vessel", "public_transport", "car", "train",
                "airplane", "truck")
@@ -55,7 +55,9 @@ _SLOPES = ("slope", "hill", "mountain", "stairway", "stair", "step", "ramp", "la
 _SMALL = ("computer", "telephone", "remote_control", "utensil", "tableware", "cutlery", "book", "toy", "bottle",
           "cup", "glass", "bowl", "box", "bag", "basket", "jar", "plate", "dish")
 #: Relations between these (figure, ground) classes are what a picture shows.
-_VISIBLE = CONCRETE | {"noun.location", "noun.shape", "noun.Tops", "noun.communication"}
+_VISIBLE = CONCRETE | {"noun.location", "noun.shape", "noun.Tops"}
+_VISUAL_SIGNS = ("sign", "signal", "symbol", "visual_communication", "representation", "written_communication",
+                 "print", "text", "document")
 _MEDIA = ("telephone", "computer", "screen", "television", "monitor")
 _REGIONS = ("municipality", "district", "country")
 _FRONT_BACK = frozenset({"in front of", "behind"})
@@ -89,15 +91,15 @@ class RelationCandidates:
         ground, figure = unit.lemma, figure_unit.lemma
         gcls, fcls = self.gen.lexclass(ground), self.gen.lexclass(figure)
         known = self.slots.count("u|n", ground) > 0 or self.slots.count("u|n", figure) > 0
-        if known and (gcls not in _VISIBLE | {""} or fcls not in _VISIBLE | {""}):
-            return True  # "a walk in shower", "in tight formation", "in black": not two things in a picture
+        if known and not (self._visible(ground, gcls) and self._visible(figure, fcls)):
+            return True  # "a walk in shower", "in tight formation", "in different languages": not things one sees
         first = relation.prep_span[0] if relation.prep_span else None
         if relation.prep == "by" and first is not None and first > 0 and parsed.tags[first - 1] in {"VBN", "VBD"}:
             return True  # "surrounded by chairs": the agent of a passive, not a place
         if first is not None and first > 0 and parsed.tags[first - 1] == "VBN" and group in {"in", "with"} and (
                 parsed.lemmas[first - 1] not in POSTURE_VERBS):
             return True  # "draped in a blanket", "filled with", "covered in": the participle's complement
-        if group == "in" and (self._kind(ground, _WORN) or ground in _IDIOMATIC_GROUNDS):
+        if group == "in" and (self.worn(ground) or ground in _IDIOMATIC_GROUNDS):
             return True  # "a man in a red shirt", "a racket in his hand", "in the distance"
         if group == "on" and verb_lemma and self._verb_class(verb_lemma) == "verb.consumption":
             return True  # "grazing on grass", "feeding on leaves": the food, not a place
@@ -108,12 +110,15 @@ class RelationCandidates:
             return True  # "talking on the phone", "a game on the screen": a medium, not a place
         if group == "in" and self._kind(ground, _REGIONS):
             return True  # "a cow in a Tibetan city" is not "next to" the city
-        if verb_lemma and first is not None and self.slots.count(f"n|obj|{verb_lemma}", ground):
+        if verb_lemma and first is not None and self._rides(verb_lemma, ground):
             return True  # "riding on a skateboard" is "riding a skateboard": the vehicle, not a place
-        if group == "in" and (self._kind(ground, ("body_of_water",)) or ground == "water"):
-            return True  # "ducks swimming in a pond": next to it they would not swim
         if self._kind(ground, ("body_part",)) and gcls == "noun.body":
             return True  # "piercings all over her face": a body's parts are not places
+        if group in {"into", "out of"} and not (self._enclosure(ground) or self._kind(ground, (
+                "container", "body_of_water")) or ground == "water"):
+            return True  # "eating out of a parking lot" -> never "into a parking lot"
+        if group in {"in", "on"} and (self._kind(ground, ("body_of_water",)) or gcls == "noun.substance"):
+            return True  # "surfing on the water", "a kite in the sand": next to or behind them makes no sense
         if group in {"up", "down"} and not self._kind(ground, _SLOPES):
             return True  # "skateboarding down the street" is "up the street" as well
         if group in _FRONT_BACK and (gcls == "noun.food" or self._kind(ground, _SMALL)):
@@ -140,6 +145,23 @@ class RelationCandidates:
         if after + 1 < len(parsed.tags) and parsed.tags[after] == "VBN" and parsed.tags[after + 1] in {"IN", "TO"}:
             return False  # "with signs attached to a pole" -> "without signs attached to a pole"
         return after < len(parsed.tags) and parsed.tags[after] in {"JJ", "VBN", "RB", "RP"}  # "with his eyes closed"
+
+    def _rides(self, verb: str, ground: str) -> bool:
+        """Whether ``verb`` takes ``ground`` (or a close kin or a kind of what it takes) as its object: "riding on a
+        skateboard" is "riding a skateboard", "rides atop a pony" is "rides a pony"."""
+        if self.candidates.fit.attested(f"n|obj|{verb}", ground):
+            return True
+        return any(self.relatives.is_kind_of(ground, other) for other in self.slots.get(f"n|obj|{verb}"))
+
+    def worn(self, lemma: str) -> bool:
+        """Clothes and the body ("a man in a red shirt", "a racket in his hand"): what "in" then means is worn."""
+        return any(self.relatives.is_kind_of(lemma, kind, senses=2) for kind in _WORN)
+
+    def _visible(self, lemma: str, cls: str) -> bool:
+        """A thing a picture shows: a concrete class, a place or shape, or a sign or picture (not a language)."""
+        if cls == "noun.communication":
+            return any(self.relatives.is_kind_of(lemma, kind, ancestor_senses=3) for kind in _VISUAL_SIGNS)
+        return cls in _VISIBLE or cls == ""
 
     def _verb_class(self, verb: str) -> str:
         synsets = self.relatives.synsets(verb, "v")

@@ -111,14 +111,28 @@ def analyse(parsed: Parsed, lemma_of: Callable[[str, str], str], is_collocation:
     low = [w.lower() for w in parsed.words]
     tags = parsed.tags
     units: list[NounUnit] = []
-    for run in parsed.noun_units():
+    runs = parsed.noun_units()
+    merged: set[int] = set()
+    for number, run in enumerate(runs):
+        if number in merged:
+            continue
         head = run[-1]
         lemma = parsed.lemmas[head] or low[head]
+        following = runs[number + 1] if number + 1 < len(runs) else None
+        if following is not None and following[0] == head + 2 and len(following) == 1 and low[head + 1] == "of" and (
+                is_collocation(f"{lemma}_of_{low[head + 2]}")):
+            merged.add(number + 1)  # "a body of water", "a piece of cake": one thing, not a part of another
+            run = [*run, head + 1, head + 2]
+            head += 2
+            lemma = f"{lemma}_of_{low[head]}"
+            tags_head = tags[run[0]]
+        else:
+            tags_head = None
         if head + 1 < len(low) and tags[head + 1] == "NN" and is_collocation(f"{lemma}_{low[head + 1]}"):
             head += 1  # "tank top", "counter top": the second word is not content alone, but part of the name
             lemma = f"{lemma}_{low[head]}"
             run = [*run, head]
-        if len(run) > 1:
+        if len(run) > 1 and tags_head is None:
             joined = "_".join([*low[run[0]:head], lemma])
             if is_collocation(joined):
                 lemma = joined

@@ -117,6 +117,8 @@ _WEARING = frozenset({"wear", "sport"})
 #: Verb classes whose object is handled, ridden or eaten: being "next to" it instead contradicts the verb.
 _HANDLING = frozenset({"verb.contact", "verb.consumption", "verb.motion", "verb.competition"})
 _PARTICLES = frozenset({"up", "down", "out", "off"})
+#: What things do to what they hold: "a table holding a plate" is not "next to" it.
+_HOLDING = frozenset({"hold", "contain", "carry", "support", "display", "feature", "include"})
 _PATHS = frozenset("down up across along through into toward towards over past around off onto".split())
 
 
@@ -124,8 +126,9 @@ def verb_to_place(gen: NegativeGenerator, parsed: Parsed, relation: Relation) ->
     """A person or animal acting on a thing is put next to it instead ("a man riding a horse" -> "a man standing
     next to a horse", "a dog eating a frisbee" -> "a dog standing next to a frisbee"; after another verb: "a man
     sitting on a bench holding an umbrella" -> "... next to an umbrella"), and what is worn is denied ("a man
-    wearing a hat" -> "a man without a hat"). Only for a verb surely a verb, of handling, riding or eating, and a
-    thing one can see."""
+    wearing a hat" -> "a man without a hat"); a thing holding another is put next to it ("a table holding a plate"
+    -> "a table next to a plate"). Only for a verb surely a verb, of handling, riding or eating, and a thing one can
+    see."""
     roles = parsed.roles
     ground = roles.units[relation.ground]
     index = relation.verb
@@ -137,14 +140,20 @@ def verb_to_place(gen: NegativeGenerator, parsed: Parsed, relation: Relation) ->
             return None
     slot = next((v for v in roles.verbs if v.index == index), None)
     model = gen.candidates.verb_model
-    if slot is None or slot.subj is None or not model.eligible(parsed, slot):
-        return None
-    if model._subject_class(parsed, roles.units[slot.subj]) not in {"noun.person", "mammal", "noun.animal"}:
+    if slot is None or slot.subj is None:
         return None
     governed = ground.gov_index == slot.index or relation.prep is not None and ground.gov_index == slot.index + 1
     if not governed or gen.lexclass(ground.lemma) not in CONCRETE - {"noun.body"}:
         return None
     tag, verb = parsed.tags[slot.index], slot.lemma
+    animate = model._subject_class(parsed, roles.units[slot.subj]) in {"noun.person", "mammal", "noun.animal"}
+    if not animate:  # "a table holding a plate" -> "a table next to a plate", "a plate containing a sandwich"
+        if verb not in _HOLDING or tag not in {"VBG", "VBZ"} or relation.prep is not None:
+            return None
+        return parsed.text[:parsed.spans[slot.index][0]] + match_case(parsed.words[slot.index], "next to") + (
+            parsed.text[parsed.spans[slot.index][1]:]) if tag == "VBG" else None
+    if not model.eligible(parsed, slot):
+        return None
     first = min([ground.start, *ground.adjs])
     det = next((i for i in range(slot.index + 1, first) if parsed.tags[i] in {"DT", "CD", "PRP$"}), None)
     start = parsed.spans[slot.index][0]
@@ -210,3 +219,46 @@ def unsurround(parsed: Parsed, relation: Relation) -> str | None:
         return None
     start, end = parsed.spans[verb][0], parsed.spans[last][1]
     return parsed.text[:start] + match_case(parsed.words[verb], "far from") + parsed.text[end:]
+
+
+def undress(gen: NegativeGenerator, parsed: Parsed, relation: Relation) -> str | None:
+    """"a man in a red shirt" -> "a man without a red shirt": a person's clothes, denied (never the body: "a racket
+    in his hand")."""
+    if relation.prep != "in" or relation.prep_span is None:
+        return None
+    roles = parsed.roles
+    figure, ground = roles.units[relation.figure], roles.units[relation.ground]
+    if gen.lexclass(figure.lemma) != "noun.person" or gen.lexclass(ground.lemma) != "noun.artifact":
+        return None
+    if not gen.candidates.relations.worn(ground.lemma) or ground.det == "one":
+        return None
+    first, last = relation.prep_span
+    if figure.head + 1 != first:
+        return None  # "a man standing in a suit": the verb between
+    if ground.det in _NUMBERS and last + 1 < len(parsed.words) and parsed.words[last + 1].lower() == ground.det:
+        last += 1
+    start, end = parsed.spans[first][0], parsed.spans[last][1]
+    return parsed.text[:start] + match_case(parsed.words[first], "without") + parsed.text[end:]
+
+
+#: Participles of filling and covering: "a kitchen filled with appliances" -> "a kitchen without appliances".
+_FILLED = frozenset("fill cover crowd pack stock load decorate adorn top line cram stuff garnish sprinkle".split())
+
+
+def unfill(gen: NegativeGenerator, parsed: Parsed, relation: Relation) -> str | None:
+    """"a kitchen filled with appliances" -> "a kitchen without appliances", "a boat decorated with flags" -> "a boat
+    without flags": what fills or covers a thing, denied (numbers and "some" before it go)."""
+    if relation.prep != "with" or relation.prep_span is None:
+        return None
+    first, last = relation.prep_span
+    verb = first - 1
+    if verb < 1 or parsed.tags[verb] != "VBN" or parsed.lemmas[verb] not in _FILLED:
+        return None
+    ground = parsed.roles.units[relation.ground]
+    if gen.lexclass(ground.lemma) not in CONCRETE - {"noun.body"}:
+        return None
+    if ground.det in _NUMBERS | {"some"} and last + 1 < len(parsed.words) and (
+            parsed.words[last + 1].lower() == ground.det):
+        last += 1
+    start, end = parsed.spans[verb][0], parsed.spans[last][1]
+    return parsed.text[:start] + match_case(parsed.words[verb], "without") + parsed.text[end:]

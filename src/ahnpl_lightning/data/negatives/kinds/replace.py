@@ -27,20 +27,27 @@ def _present(gen: NegativeGenerator, parsed: Parsed) -> set[str]:
 def noun(gen: NegativeGenerator, parsed: Parsed, rng: random.Random) -> str | None:
     """Replace one noun (a whole compound such as "cell phone") by a noun of its class seen in the same slot: one
     that fits every context of its unit when any unit has one, else one that fits the contexts the corpus knows,
-    else the best of the others (``NounCandidates``)."""
+    else the closest kin of its original over all units (``NounCandidates``)."""
     roles = parsed.roles
     order = list(range(len(roles.units)))
     rng.shuffle(order)
     present = _present(gen, parsed)
-    for strict in (2, 1, 0):
-        for k in order:
-            unit = roles.units[k]
-            options = gen.candidates.nouns(parsed.words, roles, k, present, strict, parsed)
-            if not options:
-                continue
-            choice = options[rng.randrange(len(options))].replace("_", " ")
-            new = gen.inflect_noun(choice, "NNS" if unit.tag == "NNS" or _plural_context(parsed, unit) else "NN")
-            return replace_span(parsed, unit.start, unit.head, match_case(parsed.words[unit.start], new))
+    for strict in (2, 1, 0, -1):
+        found = [(k, options) for k in order
+                 if (options := gen.candidates.nouns(parsed.words, roles, k, present, strict, parsed))]
+        if not found:
+            continue
+        if strict <= 0:  # no context vouches: the unit whose replacement is closest kin of its original
+            found.sort(key=lambda item: min(gen.relatives.kin(roles.units[item[0]].lemma, o) for o in item[1]))
+            k, options = found[0]
+            best = min(gen.relatives.kin(roles.units[k].lemma, o) for o in options)
+            options = [o for o in options if gen.relatives.kin(roles.units[k].lemma, o) == best]
+        else:
+            k, options = found[0]
+        unit = roles.units[k]
+        choice = options[rng.randrange(len(options))].replace("_", " ")
+        new = gen.inflect_noun(choice, "NNS" if unit.tag == "NNS" or _plural_context(parsed, unit) else "NN")
+        return replace_span(parsed, unit.start, unit.head, match_case(parsed.words[unit.start], new))
     return None
 
 

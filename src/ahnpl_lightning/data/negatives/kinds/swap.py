@@ -12,6 +12,8 @@ from ahnpl_lightning.data.negatives.kinds.relation import (
     deny_possession,
     empty_container,
     replace_relation,
+    undress,
+    unfill,
     unsurround,
     verb_to_place,
 )
@@ -120,10 +122,10 @@ def swap_nouns(gen: NegativeGenerator, parsed: Parsed) -> str | None:
 def relation(gen: NegativeGenerator, parsed: Parsed, rng: random.Random) -> str | None:
     """Exchange subject and object where the swap is plausible ("a dog chasing a cat"), never around a symmetric
     relation; else change the relation, most reliable first: a natural contradicting preposition ("on" -> "under"),
-    "in the background" -> "in the foreground", "surrounded by" -> "far from", "with" -> "without", "has a" -> "has
-    no", two things of one kind exchanged, any contradicting preposition, another verb, a place for a verb ("riding
-    a horse" -> "standing next to a horse", "wearing a hat" -> "without a hat"), and last an emptied container ("a
-    bowl without fruit")."""
+    "in the background" -> "in the foreground", "surrounded by" -> "far from", "with" -> "without", "filled with" ->
+    "without", "in a red shirt" -> "without a red shirt", "has a" -> "has no", two things of one kind exchanged, any
+    contradicting preposition, another verb, a place for a verb ("riding a horse" -> "standing next to a horse",
+    "wearing a hat" -> "without a hat"), and last an emptied container ("a bowl without fruit")."""
     roles: Roles = parsed.roles
     ordered = sorted(roles.relations, key=lambda r: (r.figure != 0, r.prep is not None, r.figure, r.ground))
     for rel in ordered:
@@ -141,6 +143,12 @@ def relation(gen: NegativeGenerator, parsed: Parsed, rng: random.Random) -> str 
     changed = replace_relation(gen, parsed, rng, [r for r in ordered if r.prep == "with"])
     if changed is not None:  # "with" -> "without"
         return changed
+    unfilled = next((out for rel in ordered if (out := unfill(gen, parsed, rel)) is not None), None)
+    if unfilled is not None:  # "a kitchen filled with appliances" -> "a kitchen without appliances"
+        return unfilled
+    undressed = next((out for rel in ordered if (out := undress(gen, parsed, rel)) is not None), None)
+    if undressed is not None:  # "a man in a red shirt" -> "a man without a red shirt"
+        return undressed
     possession = next((out for rel in ordered if (out := deny_possession(gen, parsed, rel)) is not None), None)
     if possession is not None:  # "has a" -> "has no"
         return possession

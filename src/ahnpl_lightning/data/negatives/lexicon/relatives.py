@@ -135,11 +135,12 @@ class Relatives:
         later = next((n for n in names[len(synsets):] if n == "noun.artifact"), None)  # "case": a container
         return (first or later or names[0]) if pos == "n" else names[0]
 
-    def is_kind_of(self, lemma: str, ancestor: str, pos: str = "n") -> bool:
-        """Whether the first sense of ``lemma`` lies under the first sense of ``ancestor`` ("shirt" under
-        "clothing")."""
-        synsets = self.synsets(lemma, pos)[:1]
-        targets = set(self.wordnet.lemma_synsets(ancestor, pos)[:1])
+    def is_kind_of(self, lemma: str, ancestor: str, pos: str = "n", senses: int = 1, ancestor_senses: int = 1) -> bool:
+        """Whether the first sense (or one of the first ``senses``) of ``lemma`` lies under the first sense (or one of
+        the first ``ancestor_senses``) of ``ancestor`` ("shirt" under "clothing"; "skirt", first a cloth covering,
+        second a garment; "street sign" under "sign", the signboard, its second sense)."""
+        synsets = self.synsets(lemma, pos)[:senses]
+        targets = set(self.wordnet.lemma_synsets(ancestor, pos)[:ancestor_senses])
         return any(s in targets or targets & self.wordnet.closure(s, _HYPER) for s in synsets)
 
 

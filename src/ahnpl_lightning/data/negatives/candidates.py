@@ -190,7 +190,7 @@ class Candidates:
             return True
         synsets = rel.synsets(noun, "n")
         gloss = rel.wordnet.gloss(synsets[0]).split(";")[0] if synsets else ""
-        return any(w in gloss.split() for w in ("young", "youthful", "child", "juvenile", "infant"))
+        return any(w in gloss.split() for w in ("young", "youthful", "juvenile", "infant"))
 
     # --- verbs -----------------------------------------------------------------------------------------------------
     def verbs(self, parsed: Parsed, slot: VerbSlot, present: set[str], strict: bool = True) -> list[str]:

@@ -127,7 +127,7 @@ class NounCandidates:
         contexts: tuple[str, ...] = ()
         follower = ""
         if parsed is not None:
-            if strict > 0 and not self.eligible(parsed, k):
+            if strict > 0 and not self.eligible(parsed, k) or self._verbal(parsed.words[unit.head].lower()):
                 return []
             contexts = tuple(self.contexts(parsed, k)) if strict > 0 else ()
             nxt = unit.head + 1
@@ -217,6 +217,15 @@ class NounCandidates:
             if out:
                 return [w for w, _ in sorted(out.items(), key=lambda kv: (-kv[1], kv[0]))[: self.gen.top_k + 8]]
         return []
+
+    def _verbal(self, word: str) -> bool:
+        """An "-ing" word that is far more often a verb than a noun ("leading", "standing"; not "building",
+        "clothing"): tagged a noun in context, it is still not a thing to replace ("a man in black leading a horse")."""
+        if not word.endswith("ing"):
+            return False
+        lexicon = self.gen.lexicon
+        verbs = sum(lexicon.count(lemma, "v") for lemma in lexicon.lemmas(word, "v"))
+        return 2 * lexicon.count(word, "n") < verbs
 
     def _near_kin(self, lemma: str, cls: str) -> dict[str, float]:
         """Corpus nouns of ``lemma``'s class within hypernym distance 4 of it, closest first; memoised."""

@@ -88,6 +88,8 @@ class RelationCandidates:
         """Relations whose preposition must not change (see the module docstring)."""
         roles = parsed.roles
         unit, figure_unit = roles.units[relation.ground], roles.units[relation.figure]
+        if relation.figure > 0 and self.candidates.noun_model._verbal(parsed.words[figure_unit.head].lower()):
+            figure_unit = roles.units[relation.figure - 1]  # "a child skiing on a plain": the child is on it
         ground, figure = unit.lemma, figure_unit.lemma
         gcls, fcls = self.gen.lexclass(ground), self.gen.lexclass(figure)
         known = self.slots.count("u|n", ground) > 0 or self.slots.count("u|n", figure) > 0
@@ -101,7 +103,7 @@ class RelationCandidates:
             return True  # "draped in a blanket", "filled with", "covered in": the participle's complement
         if group == "in" and (self.worn(ground) or ground in _IDIOMATIC_GROUNDS):
             return True  # "a man in a red shirt", "a racket in his hand", "in the distance"
-        if group == "on" and verb_lemma and self._verb_class(verb_lemma) == "verb.consumption":
+        if group == "on" and verb_lemma and gcls in {"noun.plant", "noun.food"} and self._eats(verb_lemma):
             return True  # "grazing on grass", "feeding on leaves": the food, not a place
         if group == "on" and self._kind(ground, _ROADS) and fcls not in {"noun.person", "noun.animal"} and not (
                 self._kind(figure, ("vehicle",))):
@@ -112,8 +114,9 @@ class RelationCandidates:
             return True  # "a cow in a Tibetan city" is not "next to" the city
         if verb_lemma and first is not None and self._rides(verb_lemma, ground):
             return True  # "riding on a skateboard" is "riding a skateboard": the vehicle, not a place
-        if self._kind(ground, ("body_part",)) and gcls == "noun.body":
-            return True  # "piercings all over her face": a body's parts are not places
+        if self._kind(ground, ("body_part",)) and gcls == "noun.body" or "_" not in ground and any(
+                self.gen.lexclass(w.lower()) == "noun.body" for w in parsed.words[unit.start:unit.head + 1]):
+            return True  # "piercings all over her face", "with its mouth open": a body's parts are not places
         if group in {"into", "out of"} and not (self._enclosure(ground) or self._kind(ground, (
                 "container", "body_of_water")) or ground == "water"):
             return True  # "eating out of a parking lot" -> never "into a parking lot"
@@ -163,6 +166,11 @@ class RelationCandidates:
             return any(self.relatives.is_kind_of(lemma, kind, ancestor_senses=3) for kind in _VISUAL_SIGNS)
         return cls in _VISIBLE or cls == ""
 
+    def _eats(self, verb: str) -> bool:
+        """A verb of eating in one of its first senses ("graze", "feed", "forage", "munch")."""
+        wn = self.relatives.wordnet
+        return any(wn.lexname(s) == "verb.consumption" for s in wn.synsets(verb, "v")[:6])
+
     def _verb_class(self, verb: str) -> str:
         synsets = self.relatives.synsets(verb, "v")
         return self.relatives.wordnet.lexname(synsets[0]) if synsets else ""
@@ -190,6 +198,9 @@ class RelationCandidates:
             return []
         ground = roles.units[relation.ground].lemma
         options = SPATIAL_CONTRASTS.get(group, ())
+        looking = group == "at" and verb_lemma is not None and self._verb_class(verb_lemma) == "verb.perception"
+        if looking:
+            options = ("away from",)  # "looking at the camera" -> "looking away from the camera"
         enclosure = self._enclosure(ground)
         if group == "in" and not enclosure:
             options = ("next to", "behind")  # "in a field" -> "next to a field", never "outside a chair"
@@ -201,9 +212,10 @@ class RelationCandidates:
         for option in options:
             word, klass = count(f"p|gnd|{ground}", option), count(f"p|gndc|{cls}", option)
             universal = option in _UNIVERSAL_CONTRASTS or option == "next to" and concrete
-            if group in {"at"} and verb_lemma is not None and verb_lemma not in POSTURE_VERBS:
-                universal = False  # "looking at the camera" is not a place
-            after_verb = verb_lemma is None or verb_lemma in POSTURE_VERBS or count(f"v|prep|{option}", verb_lemma)
+            if group in {"at"} and verb_lemma is not None and verb_lemma not in POSTURE_VERBS and not looking:
+                universal = False  # "pointing at the camera" is not a place
+            after_verb = verb_lemma is None or verb_lemma in POSTURE_VERBS or looking or count(
+                f"v|prep|{option}", verb_lemma)
             attested = (word > 0 if ground_known else klass > 0) and after_verb
             if not (universal or attested):
                 continue

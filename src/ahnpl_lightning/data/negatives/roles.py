@@ -181,8 +181,11 @@ def analyse(parsed: Parsed, lemma_of: Callable[[str, str], str], is_collocation:
                 relations.append(Relation(subject, k, None, None, g, (units[subject].head + 1, unit.start)))
         elif unit.gov_kind == "prep":
             before = g - 1
-            while before >= 0 and (tags[before] in _VERBS | {"RB", "RP", ",", "JJ"} or low[before] in _BE_HAVE
-                                   or low[before] in {"while", "as", "when", "all", "just", "that", "who", "which"}
+            if before >= 1 and low[before - 1:before + 1] == ["each", "other"]:
+                before -= 2  # "standing next to each other on a shelf": the figurines are on it
+            while before >= 0 and (tags[before] in _VERBS | {"RB", "RP", ",", "JJ", "TO"} or low[before] in _BE_HAVE
+                                   or low[before] in {"while", "as", "when", "all", "just", "that", "who", "which",
+                                                      "next"}
                                    or tags[before] == "IN" and before == g - 1  # "standing outside in a street"
                                    or tags[before] == "CC" and before > 0 and tags[before - 1] in _VERBS):
                 before -= 1

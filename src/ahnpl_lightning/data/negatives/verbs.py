@@ -133,7 +133,6 @@ class VerbCandidates:
             for word, n in self.slots.get(key).most_common(60):
                 scores[word] = scores.get(word, 0.0) + weight * _log(n)
         family = set() if strict else set(family_alternatives(slot.lemma, VERB_FAMILIES))
-        lexclass = self.gen.lexclass
         out: dict[str, float] = {}
         for word, score in scores.items():
             word = "lie" if word == "lay" and not objects else word  # "laying on the bed" is "lying"
@@ -154,8 +153,7 @@ class VerbCandidates:
             postures = slot.lemma in POSTURES and word in POSTURES
             if ground and slot.prep and not (postures and (
                     slot.prep not in _ON_TOP and not (slot.prep in _IN and self.gen.lexclass(ground) == "noun.artifact")
-                    ) or self._governs(f"n|gov|{word} {slot.prep}", ground, 4 if postures else 2) or contrast and any(
-                        lexclass(other) == lexclass(ground) for other in self.slots.get(f"n|gov|{word} {slot.prep}"))):
+                    ) or self._governs(f"n|gov|{word} {slot.prep}", ground, 4 if postures else 2)):
                 continue  # "walking on a suitcase", "looking in a chair"; one sits wherever one stands in or near
             out[word] = score
         return [w for w, _ in sorted(out.items(), key=lambda kv: (-kv[1], kv[0]))[:top]]

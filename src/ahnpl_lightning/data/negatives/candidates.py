@@ -215,9 +215,10 @@ class Candidates:
         """The relation that best contradicts ``relation``'s preposition, or none (see ``RelationCandidates``)."""
         return self.relations.prepositions(parsed, relation, verb_lemma, verb_tag)
 
-    def naturalness(self, relation: Relation, roles: Roles, prep: str, verb_lemma: str | None = None) -> float:
+    def naturalness(self, relation: Relation, roles: Roles, prep: str, verb_lemma: str | None = None,
+                    parsed: Parsed | None = None) -> float:
         """How usual ``prep`` is between this figure (or verb) and ground (see ``RelationCandidates``)."""
-        return self.relations.naturalness(relation, roles, prep, verb_lemma)
+        return self.relations.naturalness(relation, roles, prep, verb_lemma, parsed)
 
     def swap_plausible(self, relation: Relation, roles: Roles, verb_lemma: str | None) -> bool:
         """Whether exchanging the figure and ground of ``relation`` makes sense (see ``RelationCandidates``)."""

@@ -198,8 +198,8 @@ class NounCandidates:
         for tier in tiers:
             out = {}
             for word, score in tier.items():
-                if person and word not in people or not self.shared._allowed(lemma, word, "n"):
-                    continue
+                if person and word not in people or not self.shared._allowed(lemma, word, "n") or self._verbal(word):
+                    continue  # ("boarding" is a verb's form, not a thing)
                 if bare and not (self.shared._mass(word) or not mass and count("n|bare", word) >= 2) and (
                         word not in family):
                     continue  # "eating grass" -> not "eating sandwich", "of clothing" -> not "of window"

@@ -60,6 +60,11 @@ _VISUAL_SIGNS = ("sign", "signal", "symbol", "visual_communication", "representa
                  "print", "text", "document")
 _MEDIA = ("telephone", "computer", "screen", "television", "monitor")
 _REGIONS = ("municipality", "district", "country")
+#: Kinds one puts or sits things on, and kinds one finds things under (whatever the corpus has seen).
+_SUPPORTS = ("furniture", "seat", "table", "bench", "shelf", "counter", "bed", "desk")
+_SHELTERS = ("furniture", "table", "bench", "bed", "desk", "umbrella", "tree", "bridge", "vehicle", "awning")
+_LARGE_ANIMALS = ("ungulate", "proboscidean", "bear")
+_LARGE_THINGS = ("vehicle", "structure", "building", "furniture")
 _FRONT_BACK = frozenset({"in front of", "behind"})
 _ON = frozenset({"on", "on top of", "atop", "upon"})
 #: New relations of support or containment: physically constrained, so the corpus must have seen them with such a
@@ -179,12 +184,25 @@ class RelationCandidates:
         """Whether the corpus saw ``prep`` between this figure (or a close kin) and this ground (or a close kin);
         ``None`` when it knows neither noun with ``prep`` at all."""
         figure, ground = roles.units[relation.figure].lemma, roles.units[relation.ground].lemma
+        if self._room_for(figure, ground, prep):
+            return True
         fit = self.candidates.fit
         by_figure, by_ground = f"r|{prep}|f|{figure}", f"r|{prep}|g|{ground}"
         if not self.slots.get(by_figure) and not self.slots.get(by_ground):
             known = self.slots.count("u|n", figure) or self.slots.count("u|n", ground)
             return False if known else None
         return fit.attested(by_figure, ground) or fit.attested(by_ground, figure)
+
+    def _room_for(self, figure: str, ground: str, prep: str) -> bool:
+        """What a picture often shows whatever the corpus saw: a person, a small animal or a portable thing on or
+        under furniture ("a cat under a table", "a bag on a bench"), or under a tree, an umbrella, a bridge or a
+        vehicle."""
+        if prep not in {"on", "under"}:
+            return False
+        fcls = self.gen.lexclass(figure)
+        small = fcls == "noun.person" or fcls == "noun.animal" and not self._kind(figure, _LARGE_ANIMALS) or (
+            fcls in {"noun.artifact", "noun.food"} and not self._kind(figure, _LARGE_THINGS))
+        return small and self._kind(ground, _SUPPORTS if prep == "on" else _SHELTERS)
 
     def prepositions(self, parsed: Parsed, relation: Relation, verb_lemma: str | None = None,
                      verb_tag: str | None = None) -> list[str]:
@@ -227,7 +245,7 @@ class RelationCandidates:
                 continue
             if option in _SUPPORT and self.plausible(relation, roles, option) is False:
                 continue  # "a shower on a sink", "a zebra on an elephant", "a cow on the trees"
-            scores[option] = self.naturalness(relation, roles, option, verb_lemma)
+            scores[option] = self.naturalness(relation, roles, option, verb_lemma, parsed)
         if scores:
             return [max(scores, key=lambda o: (scores[o], o))]  # the most natural: no easier for a text model
         if self.slots.count("u|n", ground) == 0 and self.slots.count("u|n", roles.units[relation.figure].lemma) == 0:
@@ -244,15 +262,25 @@ class RelationCandidates:
         return rel.is_kind_of(ground, "container") and not any(
             rel.is_kind_of(ground, kind) for kind in ("wheeled_vehicle", "room", "building", "vessel"))
 
-    def naturalness(self, relation: Relation, roles: Roles, prep: str, verb_lemma: str | None = None) -> float:
-        """How usual ``prep`` is between this figure (or verb) and ground in the corpus: a log-count score, so that
-        a relation can be changed into the one a text model finds as natural as the original."""
+    def naturalness(self, relation: Relation, roles: Roles, prep: str, verb_lemma: str | None = None,
+                    parsed: Parsed | None = None) -> float:
+        """How usual ``prep`` is between this figure (or verb) and ground in the corpus, and (given ``parsed``) after
+        the word before it and before the word after it: a log-count score, so that a relation can be changed into
+        the one a text model finds as natural as the original."""
         count = self.slots.count
         ground, figure = roles.units[relation.ground].lemma, roles.units[relation.figure].lemma
         cls = self.gen.lexclass(ground)
         left = _log(count(f"v|prep|{prep}", verb_lemma)) if verb_lemma else 2 * _log(count(f"p|fig|{figure}", prep))
-        return (2 * _log(count(f"p|gnd|{ground}", prep)) + _log(count(f"p|gndc|{cls}", prep)) + left
-                + 0.5 * _log(count("u|p", prep)) - 2.0 * max(0, len(prep.split()) - len((relation.prep or "").split())))
+        longer = max(0, len(prep.split()) - len((relation.prep or "").split()))
+        score = (2 * _log(count(f"p|gnd|{ground}", prep)) + _log(count(f"p|gndc|{cls}", prep)) + left
+                 + 0.5 * _log(count("u|p", prep)) - 2.0 * longer)
+        if parsed is not None and relation.prep_span is not None:
+            first, last = relation.prep_span
+            words = prep.split()
+            before = parsed.words[first - 1].lower() if first > 0 else "<s>"
+            after = parsed.words[last + 1].lower() if last + 1 < len(parsed.words) else "</s>"
+            score += 4 * (_log(count(f"b|{before}", words[0])) + _log(count(f"b|{words[-1]}", after)))  # bigrams
+        return score
 
     def swap_plausible(self, relation: Relation, roles: Roles, verb_lemma: str | None) -> bool:
         """Whether exchanging the figure and ground of ``relation`` gives a caption that could describe a picture:

@@ -84,6 +84,9 @@ class SlotModel:
         low = [w.lower() for w in parsed.words]
         tags = parsed.tags
         add = self._add
+        words = ["<s>", *(w for w in low if w[:1].isalpha()), "</s>"]
+        for first, second in zip(words, words[1:]):  # word bigrams: how natural a changed phrase reads
+            add(f"b|{first}", second)
         for unit in roles.units:
             lemma, cls = unit.lemma, lexclass(unit.lemma)
             add("u|n", lemma)

@@ -161,7 +161,7 @@ SPATIAL_CONTRASTS: dict[str, tuple[str, ...]] = {
     "under": ("on", "behind", "next to"),
     "above": ("under", "behind", "next to"),
     "in": ("next to", "outside", "behind", "on"),
-    "next to": ("on", "under", "far from"),
+    "next to": ("on", "under", "behind", "in front of", "far from"),
     "behind": ("in front of",),
     "in front of": ("behind",),
     "to the left of": ("to the right of",),

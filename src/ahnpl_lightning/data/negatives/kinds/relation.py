@@ -19,6 +19,10 @@ from ahnpl_lightning.data.negatives.vocabulary import WEAK_SPATIAL
 #: Relations ``relation_replace`` leaves alone: not places, or changes a text model spots too easily.
 _NOT_SPATIAL = frozenset({"with", "without", "at", "down", "up", "toward", "towards"})
 _NUMBERS = frozenset("two three four five six seven eight nine ten several many".split())
+#: A change this much less natural than the original (about one frequent word pair turned into an unseen one, see
+#: ``RelationCandidates.naturalness``) is a give-away to a text model: ``relation_replace``, which has no coverage
+#: target, leaves such captions without a negative.
+_GIVEAWAY = -24.0
 
 if TYPE_CHECKING:
     from ahnpl_lightning.data.negatives.generator import NegativeGenerator
@@ -47,8 +51,8 @@ def best_relation_change(gen: NegativeGenerator, parsed: Parsed,
         if not options:
             continue
         new = options[0]
-        gain = gen.candidates.naturalness(rel, parsed.roles, new, verb) - gen.candidates.naturalness(
-            rel, parsed.roles, rel.prep or "", verb)
+        gain = gen.candidates.naturalness(rel, parsed.roles, new, verb, parsed) - gen.candidates.naturalness(
+            rel, parsed.roles, rel.prep or "", verb, parsed)
         gain -= 5.0 * (rel.prep in WEAK_SPATIAL) + 10.0 * (rel.prep in {"with", "without"})
         if best is None or (gain, -order) > (best[0], -best[1]):
             best = (gain, order, rel, new)
@@ -68,10 +72,12 @@ def best_relation_change(gen: NegativeGenerator, parsed: Parsed,
 @register_negative_type("relation_replace")
 def relation_replace(gen: NegativeGenerator, parsed: Parsed, rng: random.Random) -> str | None:
     """Replace a spatial preposition with the most natural one that contradicts it ("with" -> "without", "at",
-    "down"/"up" and "toward" are left to ``relation``, whose last resorts they are)."""
+    "down"/"up" and "toward" are left to ``relation``, whose last resorts they are); none when even that one is a
+    give-away to a text model."""
     relations = [r for r in parsed.roles.relations if r.prep is not None and r.prep not in _NOT_SPATIAL]
     rng.shuffle(relations)
-    return replace_relation(gen, parsed, rng, relations)
+    found = best_relation_change(gen, parsed, relations)
+    return None if found is None or found[0] < _GIVEAWAY else found[1]
 
 
 def deny_possession(gen: NegativeGenerator, parsed: Parsed, relation: Relation) -> str | None:

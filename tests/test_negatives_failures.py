@@ -191,6 +191,14 @@ def test_vaguer_nouns_and_near_synonyms_are_not_negatives(gens: list[NegativeGen
         assert not new_words(caption, out) & never, out
 
 
+def test_pronouns_keep_their_person_and_bodies_keep_their_parts(gens: list[NegativeGenerator]) -> None:
+    """NC (dev sample): "a woman in a green tie with his eyes closed", "brushing her skulls"."""
+    for out in outputs(gens, "A man in a blue tie with his eyes closed.", "noun"):
+        assert not new_words("A man in a blue tie", out) & {"woman", "girl", "lady", "mother"}, out
+    for out in outputs(gens, "A little girl brushing her teeth with a toothbrush.", "noun"):
+        assert "her teeth" in out, out
+
+
 def test_gerunds_are_no_replacement_nouns(gens: list[NegativeGenerator]) -> None:
     """NO: "a shower toilet and boarding": a verb's "-ing" form is no thing in a picture."""
     for caption in ["A bathroom with a shower, a sink and a toilet.", "A church with a steeple and a tower."]:

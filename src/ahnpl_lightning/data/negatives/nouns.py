@@ -50,6 +50,10 @@ _BROAD_CLASSES = frozenset({"noun.artifact", "noun.object", "noun.location", "no
 _TAXONOMIES = frozenset({"noun.animal", "noun.plant", "noun.person", "noun.food"})
 _MEMO_SIZE = 200_000
 _PER_KEY = 60
+_PRONOUNS = frozenset({"he", "him", "his", "himself", "she", "her", "hers", "herself"})
+#: The gender a person noun says, so that a replacement keeps the caption's pronouns true to it.
+_GENDER = {**dict.fromkeys("man boy guy gentleman father son brother grandfather groom dad husband".split(), "m"),
+           **dict.fromkeys("woman girl lady mother daughter sister grandmother bride mom wife".split(), "f")}
 
 
 def _log(count: int) -> float:
@@ -129,16 +133,24 @@ class NounCandidates:
         if parsed is not None:
             if strict > 0 and not self.eligible(parsed, k) or self._verbal(parsed.words[unit.head].lower()):
                 return []
+            if self.gen.lexclass(unit.lemma) == "noun.body":
+                return []  # "brushing her teeth" -> "brushing her skulls": a body's parts are not swapped
+            pronouns = {w.lower() for w in parsed.words} & _PRONOUNS
             contexts = tuple(self.contexts(parsed, k)) if strict > 0 else ()
             nxt = unit.head + 1
             if nxt < len(parsed.tags) and parsed.tags[nxt] in {"NN", "NNS"}:
                 follower = parsed.words[nxt].lower()  # "a table top": the replacement must make a compound too
+        else:
+            pronouns = set()
         key = (unit.lemma, unit.tag, unit.det, *primary, "|", *secondary, "|", *contexts, follower, strict)
         ranked = self._memo.get(key)
         if ranked is None:
             if len(self._memo) >= _MEMO_SIZE:
                 self._memo.clear()
             ranked = self._memo[key] = self._candidates(parsed_words, roles, k, contexts, follower, strict)
+        gender = _GENDER.get(unit.lemma.split("_")[-1])
+        if gender and pronouns:  # "a man ... his eyes" -> not "a woman ... his eyes"
+            ranked = [w for w in ranked if _GENDER.get(w.split("_")[-1], gender) == gender]
         return [w for w in ranked if w not in present][: self.gen.top_k]
 
     def _candidates(self, parsed_words: list[str], roles: Roles, k: int, contexts: tuple[str, ...], follower: str,
@@ -211,8 +223,9 @@ class NounCandidates:
                     continue  # "a table top" -> not "a line top"
                 if strict > 0 and not fit.verdict(contexts, word, lemma, unknown_kin=KIN if strict > 1 else 4):
                     continue  # "eating a frosted plate", "boats in the soda", "a hair of water"
-                if strict == 0 and not (word in family or person or self.relatives.kin(lemma, word) <= 4):
-                    continue  # without context evidence, only kin of the original ("dog" -> "cat")
+                if strict == 0 and not (word in family or person or self.relatives.kin(lemma, word) <= (
+                        KIN if cls in _BROAD_CLASSES else 4)):
+                    continue  # without context evidence, only kin of the original ("dog" -> "cat", "cup" -> "bowl")
                 out[word] = score
             if out:
                 return [w for w, _ in sorted(out.items(), key=lambda kv: (-kv[1], kv[0]))[: self.gen.top_k + 8]]

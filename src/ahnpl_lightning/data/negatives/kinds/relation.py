@@ -93,6 +93,9 @@ def deny_possession(gen: NegativeGenerator, parsed: Parsed, relation: Relation) 
     ground = parsed.roles.units[relation.ground]
     if ground.det in {"no", "any"} or gen.lexclass(ground.lemma) == "noun.body":
         return None
+    after = ground.head + 1
+    if after < len(parsed.tags) and parsed.tags[after] in {"RB", "RP", "VBN", "JJ"}:
+        return None  # "has a bottle up to his mouth", "has the windows open": the state, not the thing
     det = next((i for i in range(relation.verb + 1, ground.start) if parsed.tags[i] in {"DT", "CD", "PRP$"}), None)
     if det is not None:
         start, end = parsed.spans[det]
@@ -125,7 +128,7 @@ _HANDLING = frozenset({"verb.contact", "verb.consumption", "verb.motion", "verb.
 _PARTICLES = frozenset({"up", "down", "out", "off"})
 #: What things do to what they hold: "a table holding a plate" is not "next to" it.
 _HOLDING = frozenset({"hold", "contain", "carry", "support", "display", "feature", "include"})
-_PATHS = frozenset("down up across along through into toward towards over past around off onto".split())
+_PATHS = frozenset("down up across along through into toward towards over past around off onto to".split())
 
 
 def verb_to_place(gen: NegativeGenerator, parsed: Parsed, relation: Relation) -> str | None:
@@ -174,7 +177,7 @@ def verb_to_place(gen: NegativeGenerator, parsed: Parsed, relation: Relation) ->
         return None
     after = ground.head + 1
     if after < len(parsed.words) and (parsed.words[after].lower() in _PATHS or parsed.tags[after] in {
-            "DT", "NN", "NNS", "PRP$", "CD"}):
+            "DT", "NN", "NNS", "PRP$", "CD", "RB", "RP"}):
         return None  # "pulling a carriage down a street", "feeding four giraffes grass": the frame needs the verb
     if any(v.index > slot.index and v.lemma in POSTURES for v in roles.verbs):
         return None  # "eating food while sitting down"

@@ -26,18 +26,18 @@ def _present(gen: NegativeGenerator, parsed: Parsed) -> set[str]:
 @register_negative_type("noun")
 def noun(gen: NegativeGenerator, parsed: Parsed, rng: random.Random) -> str | None:
     """Replace one noun (a whole compound such as "cell phone") by a noun of its class seen in the same slot: one
-    that fits every context of its unit when any unit has one, else one that fits the contexts the corpus knows,
-    else the closest kin of its original over all units (``NounCandidates``)."""
+    that fits every context of its unit when any unit has one, else the closest kin of its original over all units
+    (a kin of the original, then one that fits the contexts the corpus knows, then any: ``NounCandidates``)."""
     roles = parsed.roles
     order = list(range(len(roles.units)))
     rng.shuffle(order)
     present = _present(gen, parsed)
-    for strict in (2, 1, 0, -1):
+    for strict in (2, 0, 1, -1):
         found = [(k, options) for k in order
                  if (options := gen.candidates.nouns(parsed.words, roles, k, present, strict, parsed))]
         if not found:
             continue
-        if strict <= 0:  # no context vouches: the unit whose replacement is closest kin of its original
+        if strict != 2:  # no context vouches for all: the unit whose replacement is closest kin of its original
             found.sort(key=lambda item: min(gen.relatives.kin(roles.units[item[0]].lemma, o) for o in item[1]))
             k, options = found[0]
             best = min(gen.relatives.kin(roles.units[k].lemma, o) for o in options)

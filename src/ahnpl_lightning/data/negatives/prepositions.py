@@ -113,6 +113,8 @@ class RelationCandidates:
         if group == "on" and self._kind(ground, _ROADS) and fcls not in {"noun.person", "noun.animal"} and not (
                 self._kind(figure, ("vehicle",))):
             return True  # "a hydrant on a street", "a sign on the road": fixtures by a road are next to it as well
+        if group == "on" and self.relatives.is_kind_of(ground, "restraint", ancestor_senses=6):
+            return True  # "two dogs on a leash": held by it, not standing on it
         if group == "on" and self._kind(ground, _MEDIA):
             return True  # "talking on the phone", "a game on the screen": a medium, not a place
         if group == "in" and self._kind(ground, _REGIONS):
@@ -214,6 +216,13 @@ class RelationCandidates:
         group = SPATIAL_GROUPS[SPATIAL_SOURCES[relation.prep]][0]
         if self.refused(parsed, relation, group, verb_lemma, verb_tag):
             return []
+        shared = [roles.units[r.ground].lemma for r in roles.relations
+                  if r.prep_span == relation.prep_span and r is not relation]
+        if any(self.worn(lemma) or self.gen.lexclass(lemma) == "noun.body" for lemma in shared):
+            return []  # "kids in uniforms and an umpire": the one preposition governs the worn uniforms too
+        if verb_lemma is not None and group != "at" and verb_tag not in {"VBN", "VBD"} and (
+                self._verb_class(verb_lemma) == "verb.perception"):
+            return []  # "looking in an oven": where one looks, not where one is
         ground = roles.units[relation.ground].lemma
         options = SPATIAL_CONTRASTS.get(group, ())
         looking = group == "at" and verb_lemma is not None and self._verb_class(verb_lemma) == "verb.perception"

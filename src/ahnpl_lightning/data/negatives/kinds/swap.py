@@ -101,6 +101,8 @@ def swap_nouns(gen: NegativeGenerator, parsed: Parsed) -> str | None:
                 continue
             if not (lb in family_alternatives(la, NOUN_FAMILIES) or gen.relatives.kin(la, lb) <= 4):
                 continue
+            if not gen.candidates._allowed(la, lb, "n"):
+                continue  # "a busy street ... down the road": near-synonyms exchanged say the same
             if all(parsed.tags[j] in COORDINATION for j in range(ua.head + 1, ub.start)):
                 continue  # "a cup and a plate": swapping says the same
             between = [r for r in roles.relations if {r.figure, r.ground} == {a, b}]
@@ -199,9 +201,17 @@ def adj_swap(gen: NegativeGenerator, parsed: Parsed, rng: random.Random) -> str 
         return bool(gen.slots.count(f"a|noun|{noun}", adj) or gen.slots.count(f"a|class|{cls}", adj)
                     or not gen.slots.count("u|n", noun))
 
+    def clashes(adj: str, unit: NounUnit, leaving: int) -> bool:
+        """The adjective moving in gives an attribute another adjective of the phrase gives ("large small")."""
+        attribute = gen.candidates.attribute(adj)
+        return attribute is not None and any(gen.candidates.attribute(low[j]) == attribute
+                                             for j in unit.adjs if j != leaving)
+
     def fits(a: int, b: int) -> bool:
         wa, wb = low[a], low[b]
         na, nb = roles.units[owner[a]].lemma, roles.units[owner[b]].lemma
+        if clashes(wa, roles.units[owner[b]], b) or clashes(wb, roles.units[owner[a]], a):
+            return False  # "two large brown elephants ... a small elephant" -> never "two large small elephants"
         if not (suits(parsed.lemmas[a] or wa, nb) and suits(parsed.lemmas[b] or wb, na)):
             return False
         if ATTRIBUTE_OF.get(wa) is not None and ATTRIBUTE_OF.get(wa) == ATTRIBUTE_OF.get(wb):

@@ -204,8 +204,8 @@ def adj_swap(gen: NegativeGenerator, parsed: Parsed, rng: random.Random) -> str 
     def clashes(adj: str, unit: NounUnit, leaving: int) -> bool:
         """The adjective moving in gives an attribute another adjective of the phrase gives ("large small")."""
         attribute = gen.candidates.attribute(adj)
-        return attribute is not None and any(gen.candidates.attribute(low[j]) == attribute
-                                             for j in unit.adjs if j != leaving)
+        return attribute not in {None, "colour"} and any(gen.candidates.attribute(low[j]) == attribute
+                                                         for j in unit.adjs if j != leaving)  # colours mix
 
     def fits(a: int, b: int) -> bool:
         wa, wb = low[a], low[b]

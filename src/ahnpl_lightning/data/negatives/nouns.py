@@ -185,7 +185,7 @@ class NounCandidates:
             if kin > _ARTIFACT_KIN:
                 continue  # "artifact" spans helmets and walls: slot evidence must come with WordNet kinship
             context[word] = score + sum(_log(count(key, word)) for key in informative) - 0.5 * kin
-        tiers = [context]
+        tiers: list[dict[str, float] | None] = [context]
         if strict > 0:  # nouns of the class that filled the unit's own contexts ("grounds cups were on")
             fillers: dict[str, float] = {}
             for key in contexts:
@@ -200,14 +200,16 @@ class NounCandidates:
                       if count("u|n", w) > 0})  # kin the corpus uses, in slots it has not shown
         if person:
             tiers.append({w: _log(n) for w, n in self.slots.get("u|n").items() if w in people})
-        else:  # nouns the corpus uses that WordNet puts close to the original ("figurine" -> "statue")
-            tiers.append(self._near_kin(lemma, cls))
+        else:  # nouns the corpus uses that WordNet puts close to the original ("figurine" -> "statue"): computed
+            tiers.append(None)  # only when the tiers before give nothing (it looks at every noun of the corpus)
         if count("u|n", lemma) == 0:
             tiers.append({w: 0.5 * (w in family) for w in kin_words})
         bare = unit.tag == "NN" and unit.det is None
         mass = bare and self.shared._mass(lemma)
         fit = self.shared.fit
         for tier in tiers:
+            if tier is None:
+                tier = self._near_kin(lemma, cls)
             out = {}
             for word, score in tier.items():
                 if person and word not in people or not self.shared._allowed(lemma, word, "n") or self._verbal(word):

@@ -34,6 +34,8 @@ class Relatives:
         self._up: dict[tuple[str, str], frozenset[int]] = {}
         self._kin: dict[tuple[str, str, str], int] = {}
         self._dist: dict[int, dict[int, int]] = {}
+        self._classes: dict[tuple[str, str], str] = {}
+        self._senses_of_class: dict[tuple[str, str], tuple[int, ...]] = {}
 
     def synsets(self, lemma: str, pos: str) -> tuple[int, ...]:
         """The first ``senses`` synsets of ``lemma`` (an index lemma, or any form via morphy)."""
@@ -105,10 +107,15 @@ class Relatives:
         return hit
 
     def _class_senses(self, lemma: str, pos: str) -> tuple[int, ...]:
-        """The first two senses of ``lemma`` in its class (``lexclass``), or its first sense."""
-        synsets = self.synsets(lemma, pos)[:2]
-        cls = self.lexclass(lemma, pos)
-        return tuple(s for s in synsets if self.wordnet.lexname(s) == cls) or synsets[:1]
+        """The first two senses of ``lemma`` in its class (``lexclass``), or its first sense; memoised."""
+        key = (lemma, pos)
+        hit = self._senses_of_class.get(key)
+        if hit is None:
+            synsets = self.synsets(lemma, pos)[:2]
+            cls = self.lexclass(lemma, pos)
+            hit = self._senses_of_class[key] = tuple(s for s in synsets if self.wordnet.lexname(s) == cls) or (
+                synsets[:1])
+        return hit
 
     def _distances(self, sid: int, depth: int = 8) -> dict[int, int]:
         hit = self._dist.get(sid)
@@ -126,14 +133,21 @@ class Relatives:
         """Lexicographer file of the word's first concrete sense among its first six (captions describe things one
         can see: "table" is furniture, not a table of data; "case" a container), else of its first sense; "" when
         WordNet lacks it."""
+        key = (lemma, pos)
+        hit = self._classes.get(key)
+        if hit is not None:
+            return hit
         synsets = self.synsets(lemma, pos)
         if not synsets:
-            return ""
-        more = self.wordnet.lemma_synsets(lemma, pos) or tuple(self.wordnet.synsets(lemma, pos))
-        names = [self.wordnet.lexname(s) for s in more[:6]]
-        first = next((n for n in names[:len(synsets)] if n in CONCRETE), None)
-        later = next((n for n in names[len(synsets):] if n == "noun.artifact"), None)  # "case": a container
-        return (first or later or names[0]) if pos == "n" else names[0]
+            hit = ""
+        else:
+            more = self.wordnet.lemma_synsets(lemma, pos) or tuple(self.wordnet.synsets(lemma, pos))
+            names = [self.wordnet.lexname(s) for s in more[:6]]
+            first = next((n for n in names[:len(synsets)] if n in CONCRETE), None)
+            later = next((n for n in names[len(synsets):] if n == "noun.artifact"), None)  # "case": a container
+            hit = (first or later or names[0]) if pos == "n" else names[0]
+        self._classes[key] = hit
+        return hit
 
     def is_kind_of(self, lemma: str, ancestor: str, pos: str = "n", senses: int = 1, ancestor_senses: int = 1) -> bool:
         """Whether the first sense (or one of the first ``senses``) of ``lemma`` lies under the first sense (or one of

@@ -35,6 +35,7 @@ class Relatives:
         self._kin: dict[tuple[str, str, str], int] = {}
         self._dist: dict[int, dict[int, int]] = {}
         self._classes: dict[tuple[str, str], str] = {}
+        self._kinds: dict[tuple[str, str, str, int, int], bool] = {}
         self._senses_of_class: dict[tuple[str, str], tuple[int, ...]] = {}
 
     def synsets(self, lemma: str, pos: str) -> tuple[int, ...]:
@@ -152,7 +153,14 @@ class Relatives:
     def is_kind_of(self, lemma: str, ancestor: str, pos: str = "n", senses: int = 1, ancestor_senses: int = 1) -> bool:
         """Whether the first sense (or one of the first ``senses``) of ``lemma`` lies under the first sense (or one of
         the first ``ancestor_senses``) of ``ancestor`` ("shirt" under "clothing"; "skirt", first a cloth covering,
-        second a garment; "street sign" under "sign", the signboard, its second sense)."""
+        second a garment; "street sign" under "sign", the signboard, its second sense); memoised."""
+        key = (lemma, ancestor, pos, senses, ancestor_senses)
+        hit = self._kinds.get(key)
+        if hit is None:
+            hit = self._kinds[key] = self._is_kind_of(lemma, ancestor, pos, senses, ancestor_senses)
+        return hit
+
+    def _is_kind_of(self, lemma: str, ancestor: str, pos: str, senses: int, ancestor_senses: int) -> bool:
         synsets = self.synsets(lemma, pos)[:senses]
         targets = set(self.wordnet.lemma_synsets(ancestor, pos)[:ancestor_senses])
         return any(s in targets or targets & self.wordnet.closure(s, _HYPER) for s in synsets)

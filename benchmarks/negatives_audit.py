@@ -9,6 +9,7 @@ data under version control, written by an annotator who is not the generator's a
     python -m benchmarks.negatives_audit todo [--output F]  # the outputs nobody has labelled yet, as a CSV to fill in
     python -m benchmarks.negatives_audit merge F            # add the labelled rows of F to the labels file
     python -m benchmarks.negatives_audit sample             # (re)write the caption sample (300 real captions)
+    python -m benchmarks.negatives_audit dev [--output F]   # outputs on the development captions (not the audit)
 
 When the generator changes, ``todo`` lists only the outputs that are new; labels of outputs it no longer emits stay
 in the file but no longer count.
@@ -49,6 +50,16 @@ def sample_captions() -> list[dict[str, str]]:
             if i % 3 == 0:
                 rows.append({"source": "negclip_valid", "image": row["filepath"], "caption": row["title"]})
     return rows
+
+
+def dev_captions() -> list[str]:
+    """The development sample: every real caption of the fixtures (``benchmarks.negatives_corpus``) that is not in
+    the audit (COCO Karpathy captions 2, 3 and 5 of each image, the NegCLIP rows not sampled, SugarCrepe's). The
+    generator is developed and judged on these; the audit stays the test set."""
+    from benchmarks.negatives_corpus import real_captions
+
+    audit = set(read_captions())
+    return [caption for _, caption in real_captions() if caption not in audit]
 
 
 def read_captions(path: Path = CAPTIONS) -> list[str]:
@@ -159,11 +170,19 @@ def main(argv: list[str] | None = None) -> int:
     mrg.add_argument("source", type=Path)
     mrg.add_argument("--labels", type=Path, default=LABELS)
     sub.add_parser("sample", help="rewrite the caption sample")
+    dev = sub.add_parser("dev", help="write the outputs on the development captions (not the audit) to a CSV")
+    dev.add_argument("--output", type=Path, default=AUDIT.parent / "out" / "negatives_dev.csv")
     args = parser.parse_args(argv)
 
     if args.command == "sample":
         write_rows(CAPTIONS, sample_captions(), ("source", "image", "caption"))
         print(f"wrote {CAPTIONS}")
+        return 0
+    if args.command == "dev":
+        captions = dev_captions()
+        rows = [{"caption": c, "type": t, "negative": n, "label": "", "note": ""} for c, t, n in outputs(captions)]
+        write_rows(args.output, rows)
+        print(f"{len(rows)} outputs of {len(captions)} development captions: {args.output}")
         return 0
     try:
         if args.command == "merge":

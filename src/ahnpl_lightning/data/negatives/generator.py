@@ -31,7 +31,10 @@ __all__ = ["GENERATOR_VERSION", "NegativeGenerator", "negative_mask"]
 #: Bump when any output for a given (caption, seed) can change; stored in the cache's metadata, and a cache of
 #: another version is rebuilt, never mixed. 3: one ``stable_seed`` (little-endian) for the package. 4: replacements
 #: from the slot model, WordNet kinship and frequency filters, lemminflect, plausible swaps or relation changes.
-GENERATOR_VERSION = "4"
+#: 5: replacements must fit every context of their slot (verb frames, subjects, objects, places, figure-ground pairs),
+#: postures and vague verbs, "X of Y", compounds, agreement, age and colour checks; ``relation`` changes relations
+#: most reliable first (issue 14, second round).
+GENERATOR_VERSION = "5"
 
 
 class NegativeGenerator:

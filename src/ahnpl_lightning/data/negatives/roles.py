@@ -17,7 +17,7 @@ from ahnpl_lightning.data.negatives.vocabulary import (
     PREPOSITION_PHRASES,
 )
 
-__all__ = ["NounUnit", "VerbSlot", "Relation", "Roles", "analyse"]
+__all__ = ["NounUnit", "VerbSlot", "Relation", "Roles", "analyse", "verb_frame"]
 
 _PRENOMINAL = {"DT", "PRP$", "CD", "JJ", "JJR", "JJS", "POS", "RB", "VBN", "VBG", "NN", "NNS", "NNP", "HYPH"}
 _VERBS = {"VB", "VBP", "VBZ", "VBG", "VBD", "VBN"}
@@ -111,14 +111,28 @@ def analyse(parsed: Parsed, lemma_of: Callable[[str, str], str], is_collocation:
     low = [w.lower() for w in parsed.words]
     tags = parsed.tags
     units: list[NounUnit] = []
-    for run in parsed.noun_units():
+    runs = parsed.noun_units()
+    merged: set[int] = set()
+    for number, run in enumerate(runs):
+        if number in merged:
+            continue
         head = run[-1]
         lemma = parsed.lemmas[head] or low[head]
+        following = runs[number + 1] if number + 1 < len(runs) else None
+        if following is not None and following[0] == head + 2 and len(following) == 1 and low[head + 1] == "of" and (
+                is_collocation(f"{lemma}_of_{low[head + 2]}")):
+            merged.add(number + 1)  # "a body of water", "a piece of cake": one thing, not a part of another
+            run = [*run, head + 1, head + 2]
+            head += 2
+            lemma = f"{lemma}_of_{low[head]}"
+            tags_head = tags[run[0]]
+        else:
+            tags_head = None
         if head + 1 < len(low) and tags[head + 1] == "NN" and is_collocation(f"{lemma}_{low[head + 1]}"):
             head += 1  # "tank top", "counter top": the second word is not content alone, but part of the name
             lemma = f"{lemma}_{low[head]}"
             run = [*run, head]
-        if len(run) > 1:
+        if len(run) > 1 and tags_head is None:
             joined = "_".join([*low[run[0]:head], lemma])
             if is_collocation(joined):
                 lemma = joined
@@ -167,9 +181,22 @@ def analyse(parsed: Parsed, lemma_of: Callable[[str, str], str], is_collocation:
                 relations.append(Relation(subject, k, None, None, g, (units[subject].head + 1, unit.start)))
         elif unit.gov_kind == "prep":
             before = g - 1
-            while before >= 0 and (tags[before] in _VERBS | {"RB", "RP", ",", "JJ"} or low[before] in _BE_HAVE
-                                   or low[before] in {"while", "as", "when", "all", "just", "that", "who", "which"}):
+            if before >= 1 and low[before - 1:before + 1] == ["each", "other"]:
+                before -= 2  # "standing next to each other on a shelf": the figurines are on it
+            while before >= 0 and (tags[before] in _VERBS | {"RB", "RP", ",", "JJ", "TO"} or low[before] in _BE_HAVE
+                                   or low[before] in {"while", "as", "when", "all", "just", "that", "who", "which",
+                                                      "next"}
+                                   or tags[before] == "IN" and before == g - 1  # "standing outside in a street"
+                                   or tags[before] == "CC" and before > 0 and tags[before - 1] in _VERBS):
                 before -= 1
+            if before > 0 and before not in unit_of and low[before] in NON_CONTENT_NOUNS:
+                j = before - 1  # "a warplane on display in a field": skip the idiom to the thing it describes
+                while j >= 0 and tags[j] in {"DT", "JJ"}:
+                    j -= 1
+                if j > 0 and tags[j] == "IN":
+                    before = j - 1
+                    while before >= 0 and (tags[before] in _VERBS | {"RB", ","} or low[before] in _BE_HAVE):
+                        before -= 1
             figure = unit_of.get(before)
             if figure is None:
                 continue
@@ -186,10 +213,11 @@ def analyse(parsed: Parsed, lemma_of: Callable[[str, str], str], is_collocation:
         subj = _subject(units, relations, i, unit_of, low)
         obj = next((k for k, u in enumerate(units) if u.gov_index == i), None)
         nxt = None
-        ground = None
-        if i + 1 < len(low) and tags[i + 1] in _PREPS:
-            ground = next((k for k, u in enumerate(units) if u.gov_index == i + 1), None)
-            nxt = units[ground].gov if ground is not None else low[i + 1]
+        ground = next((k for k, u in enumerate(units) if u.gov_index == i + 1 and u.gov_kind == "prep"), None)
+        if ground is not None:  # "standing next to a wall": the phrase may start with an adverb
+            nxt = units[ground].gov
+        elif i + 1 < len(low) and tags[i + 1] in _PREPS:
+            nxt = low[i + 1]
         verbs.append(VerbSlot(i, parsed.lemmas[i] or low[i], subj, obj, nxt, tag, ground))
     return Roles(units, verbs, [r for r in relations if units[r.ground].lemma not in NON_CONTENT_NOUNS])
 
@@ -197,14 +225,48 @@ def analyse(parsed: Parsed, lemma_of: Callable[[str, str], str], is_collocation:
 def _subject(units: list[NounUnit], relations: list[Relation], verb: int, unit_of: dict[int, int],
              low: list[str]) -> int | None:
     """The unit acting as subject of the verb at ``verb``: the nearest unit before it, climbing out of the
-    prepositional phrases it sits in ("a man in a white shirt holding ..." -> man)."""
+    prepositional phrases it sits in ("a man in a white shirt holding ..." -> man) and from the object of an earlier
+    verb to that verb's subject ("a guy wearing a jacket, holding a snowboard" -> guy)."""
     before = [k for k, u in enumerate(units) if u.head < verb]
     if not before:
         return None
     k = before[-1]
     for _ in range(4):
-        rel = next((r for r in relations if r.ground == k and r.prep is not None), None)
+        rel = next((r for r in relations if r.ground == k), None)
         if rel is None:
             break
-        k = rel.figure
+        k = rel.figure  # out of "in a white shirt", and from an object to its verb's subject: "wearing a hat, holding"
     return k
+
+
+_NP_START = frozenset({"DT", "PRP$", "CD", "JJ", "JJR", "JJS", "NN", "NNS", "NNP", "NNPS", "PRP", "POS"})
+_FUNCTION = frozenset({"IN", "TO", "RP", "RB", "RBR", "WRB"})
+
+
+def verb_frame(parsed: Parsed, index: int) -> str:
+    """What follows the verb at ``index``, as the slot model counts it: a noun phrase ("NP"), a verb ("VB"), the end
+    ("</s>"), or a function word with what follows it when that is not a noun phrase ("down|on" in "laying down on
+    the side", "in|</s>" in "the tide comes in"). A replacement verb must have been seen in the same frame."""
+    words, tags = parsed.words, parsed.tags
+    j = index + 1
+    if j >= len(words) or tags[j] in {".", ":"} or words[j] in {".", "!", "?"}:
+        return "</s>"
+    if tags[j] in _NP_START:
+        return "NP"
+    if tags[j].startswith("VB"):
+        return "VB"
+    if tags[j] not in _FUNCTION:
+        return tags[j] if tags[j][:1].isalpha() else ","
+    low = [w.lower() for w in words[j:j + 4]]
+    phrase = next((parts for parts in PREPOSITION_PHRASES if tuple(low[:len(parts)]) == parts), None)
+    if phrase is not None:  # "in front of", "next to": the phrase is the frame
+        return " ".join(phrase)
+    word = low[0]
+    k = j + 1
+    if k >= len(words) or tags[k] in {".", ":"} or words[k] in {".", "!", "?"}:
+        return f"{word}|</s>"
+    if tags[k] in _NP_START:
+        return word
+    if tags[k] in _FUNCTION:
+        return f"{word}|{words[k].lower()}"
+    return f"{word}|{'VB' if tags[k].startswith('VB') else tags[k] if tags[k][:1].isalpha() else ','}"

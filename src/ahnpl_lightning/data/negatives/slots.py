@@ -1,10 +1,12 @@
 """The slot model: which words fill which slots of captions, counted over a caption corpus (no download).
 
-For every caption it counts nouns by governing word ("riding a _": horse, bike, wave), by the word after them and by
-their adjectives; verbs by subject, object and preposition; prepositions by their ground; nouns as figure or ground
-of each preposition; and, where captions of the same image are known, word pairs that describe the same image in
-different captions ("road" / "street"), which are never used to replace each other. Counts are kept per word and
-per WordNet class (``noun.animal``...), the fall-back when a word is rare.
+For every caption it counts nouns by governing word ("riding a _": horse, bike, wave), by the word after them, by their
+adjectives and by the noun modifying them ("bike _": lane, rack); verbs by subject, object, preposition and the words
+after them (their frame: "looking at", "laying down on"); prepositions by their ground; nouns as figure or ground of
+each preposition, and which figure went with which ground ("a cup on a table", "a body of water"); and, where captions
+of the same image are known, word pairs that describe the same image in different captions ("road" / "street"), which
+are never used to replace each other. Counts are kept per word and per WordNet class (``noun.animal``...), the fall-back
+when a word is rare.
 
 Where the counts come from: ``SlotModel.shipped()`` is a small table built from the real captions in
 ``tests/fixtures/data`` (1,467 COCO-style captions, see ``slot_counts.json.gz``); ``NegativeGenerator.fit`` adds the
@@ -25,12 +27,12 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from ahnpl_lightning.data.negatives.parsing import Parsed
-from ahnpl_lightning.data.negatives.roles import Roles
+from ahnpl_lightning.data.negatives.roles import Roles, verb_frame
 
 __all__ = ["SlotModel", "SHIPPED_TABLE", "main"]
 
 SHIPPED_TABLE = Path(__file__).resolve().parent / "slot_counts.json.gz"
-_FORMAT = 1
+_FORMAT = 2
 
 
 class SlotModel:
@@ -82,11 +84,18 @@ class SlotModel:
         low = [w.lower() for w in parsed.words]
         tags = parsed.tags
         add = self._add
+        words = ["<s>", *(w for w in low if w[:1].isalpha()), "</s>"]
+        for first, second in zip(words, words[1:]):  # word bigrams: how natural a changed phrase reads
+            add(f"b|{first}", second)
         for unit in roles.units:
             lemma, cls = unit.lemma, lexclass(unit.lemma)
             add("u|n", lemma)
+            if unit.start < unit.head and not unit.collocation:  # "bike lane": which heads follow which modifier
+                modifier = low[unit.head - 1]
+                add(f"n|mod|{modifier}", lemma)
+                add(f"n|modh|{lemma}", modifier)
             add(f"n|gov|{unit.gov}", lemma)
-            if unit.gov_index is not None and unit.gov_index > 0 and tags[unit.gov_index] in {"IN", "TO", "RP"}:
+            if unit.gov_index is not None and unit.gov_index > 0 and unit.gov_kind == "prep":
                 verb = unit.gov_index - 1
                 if tags[verb].startswith("VB") and parsed.lemmas[verb]:
                     add(f"n|gov|{parsed.lemmas[verb]} {unit.gov}", lemma)
@@ -105,6 +114,7 @@ class SlotModel:
             if tags[verb.index] == "VBN":  # passive or participle: its frame says little about the active verb
                 add(f"v|pprep|{verb.prep}" if verb.prep else "v|pintrans", verb.lemma)
                 continue
+            add(f"v|nx|{verb_frame(parsed, verb.index)}", verb.lemma)
             if verb.subj is not None:
                 subj = roles.units[verb.subj].lemma
                 add(f"v|subj|{subj}", verb.lemma)
@@ -123,9 +133,13 @@ class SlotModel:
             if verb.prep:
                 add(f"v|prep|{verb.prep}", verb.lemma)
         for rel in roles.relations:
-            if rel.prep is None or rel.prep == "of":
+            if rel.prep is None:
                 continue
             fig, gnd = roles.units[rel.figure].lemma, roles.units[rel.ground].lemma
+            add(f"r|{rel.prep}|f|{fig}", gnd)  # which grounds this figure had, and which figures this ground
+            add(f"r|{rel.prep}|g|{gnd}", fig)
+            if rel.prep == "of":
+                continue
             add(f"n|fig|{rel.prep}", fig)
             add(f"n|gnd|{rel.prep}", gnd)
             add(f"c|fig|{rel.prep}", lexclass(fig))
@@ -174,7 +188,8 @@ class SlotModel:
         except (OSError, ValueError) as err:
             raise ValueError(f"{path}: not a slot-count table ({err})") from err
         if payload.get("format") != _FORMAT:
-            raise ValueError(f"{path}: slot-count table format {payload.get('format')}, expected {_FORMAT}")
+            raise ValueError(f"{path}: slot-count table format {payload.get('format')}, expected {_FORMAT}; rebuild it "
+                             "with `python -m ahnpl_lightning.data.negatives.slots OUT FILES...`")
         counts = {k: Counter(v) for k, v in payload["counts"].items()}
         return cls(counts, int(payload["n_captions"]), payload.get("sources", []))
 

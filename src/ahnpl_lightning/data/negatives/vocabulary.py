@@ -14,7 +14,7 @@ __all__ = [
     "AUX_VERBS", "family_alternatives", "SYMMETRIC_RELATIONS", "RECIPROCAL_VERBS", "SPATIAL_CONTRASTS",
     "NEAR_SYNONYMS", "near_synonyms", "ATTRIBUTE_OF", "PREPOSITION_PHRASES", "PERSON_NOUNS", "PERSON_GENDER_AGE",
     "PERSON_ROLES", "GENERIC_PEOPLE", "PLURALIA_TANTUM",
-    "POSTURE_VERBS",
+    "POSTURE_VERBS", "VAGUE_VERBS", "SHAPES",
 ]
 
 _COLOURS = ("red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "black", "white", "gray|grey",
@@ -43,11 +43,14 @@ ADJ_FAMILIES: tuple[tuple[str, ...], ...] = (
     ("striped", "spotted|dotted", "checkered|plaid"),
     ("sunny", "cloudy", "rainy", "snowy"),
 )
+_SHAPES = ("circle", "square", "triangle", "star", "rectangle", "hexagon", "pentagon", "diamond", "heart", "oval",
+           "cross", "cube", "sphere", "cylinder", "cone", "pyramid")
+#: Geometric shapes (the synthetic world's things): they may stand anywhere relative to each other.
+SHAPES: frozenset[str] = frozenset(_SHAPES)
 NOUN_FAMILIES: tuple[tuple[str, ...], ...] = (
     ("man|guy|gentleman", "woman|lady", "boy", "girl", "baby|infant"),
     ("child|kid", "man", "woman", "baby"),
-    ("circle", "square", "triangle", "star", "rectangle", "hexagon", "pentagon", "diamond", "heart", "oval",
-     "cross", "cube", "sphere", "cylinder", "cone", "pyramid"),
+    _SHAPES,
     ("dog|puppy", "cat|kitten", "horse", "cow", "sheep", "bird", "bear", "elephant", "giraffe", "zebra", "goat",
      "pig", "duck"),
     ("car", "truck", "bus", "train", "motorcycle|motorbike", "bicycle|bike", "boat", "airplane|plane", "van"),
@@ -72,7 +75,12 @@ SPATIAL_GROUPS: tuple[tuple[str, ...], ...] = (
     ("on", "on top of", "atop", "upon", "onto"),
     ("under", "underneath", "beneath", "below"),
     ("above", "over"),
-    ("in", "inside", "within", "inside of", "into"),
+    ("in", "inside", "within", "inside of"),
+    ("into",),
+    ("out of",),
+    ("off",),
+    ("on the side of", "along the side of", "by the side of", "at the side of", "on the edge of", "at the edge of"),
+    ("in the middle of", "in the center of"),
     ("next to", "beside", "near", "alongside", "close to", "by"),
     ("behind", "in back of"),
     ("in front of",),
@@ -87,7 +95,7 @@ SPATIAL_GROUPS: tuple[tuple[str, ...], ...] = (
     ("down",),
     ("up",),
 )
-SPATIAL_SOURCES = {p: g for g, group in enumerate(SPATIAL_GROUPS) for p in group if p not in {"by", "onto", "into"}}
+SPATIAL_SOURCES = {p: g for g, group in enumerate(SPATIAL_GROUPS) for p in group if p not in {"onto"}}
 SPATIAL_BY_FIRST: dict[str, list[tuple[str, ...]]] = {}
 for _phrase in sorted(SPATIAL_SOURCES, key=lambda p: (-len(p.split()), p)):
     SPATIAL_BY_FIRST.setdefault(_phrase.split()[0], []).append(tuple(_phrase.split()))
@@ -153,12 +161,17 @@ SPATIAL_CONTRASTS: dict[str, tuple[str, ...]] = {
     "under": ("on", "behind", "next to"),
     "above": ("under", "behind", "next to"),
     "in": ("next to", "outside", "behind", "on"),
-    "next to": ("on", "under", "far from"),
+    "next to": ("on", "under", "behind", "in front of", "far from"),
     "behind": ("in front of",),
     "in front of": ("behind",),
     "to the left of": ("to the right of",),
     "to the right of": ("to the left of",),
     "outside": ("in",),
+    "into": ("out of",),
+    "out of": ("into",),
+    "off": ("onto",),
+    "on the side of": ("in the middle of",),
+    "in the middle of": ("on the side of",),
     "far from": ("next to",),
     "with": ("without",),
     "without": ("with",),
@@ -238,3 +251,9 @@ PLURALIA_TANTUM: frozenset[str] = frozenset(
 #: Verbs of position, said of things as much as of people ("a laptop sitting on a desk").
 POSTURE_VERBS: frozenset[str] = frozenset(
     "sit stand lie lay rest perch park place hang sleep wait stay kneel lean squat float display".split())
+#: Verbs too general to contradict anything a picture shows ("placed on a plate", "playing", "trying to",
+#: "enjoying a meal", "waiting"): never a verb replacement.
+VAGUE_VERBS: frozenset[str] = frozenset(
+    "go come make take give show see appear seem use do get put set place play try wait enjoy prepare pose display "
+    "feature include help begin start finish continue keep stay remain let spend need want like love present "
+    "contain travel move hold_up look_like".split())

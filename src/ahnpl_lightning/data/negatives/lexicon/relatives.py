@@ -34,6 +34,9 @@ class Relatives:
         self._up: dict[tuple[str, str], frozenset[int]] = {}
         self._kin: dict[tuple[str, str, str], int] = {}
         self._dist: dict[int, dict[int, int]] = {}
+        self._classes: dict[tuple[str, str], str] = {}
+        self._kinds: dict[tuple[str, str, str, int, int], bool] = {}
+        self._senses_of_class: dict[tuple[str, str], tuple[int, ...]] = {}
 
     def synsets(self, lemma: str, pos: str) -> tuple[int, ...]:
         """The first ``senses`` synsets of ``lemma`` (an index lemma, or any form via morphy)."""
@@ -87,20 +90,32 @@ class Relatives:
         return False
 
     def kin(self, a: str, b: str, pos: str = "n") -> int:
-        """Hypernym-tree distance between the closest of the first two senses of ``a`` and ``b`` through their
-        lowest common ancestor (cup-bowl 3, helmet-wall 7), 99 when none within eight levels; memoised."""
+        """Hypernym-tree distance between the closest of the first two senses of ``a`` and ``b`` of their class
+        (``lexclass``: "sheep" the animal, not the simpleton) through their lowest common ancestor (cup-bowl 3,
+        helmet-wall 7), 99 when none within eight levels; memoised."""
         key = (a, b, pos) if a < b else (b, a, pos)
         hit = self._kin.get(key)
         if hit is None:
             hit = 99
-            for sa in self.synsets(a, pos)[:2]:
+            for sa in self._class_senses(a, pos):
                 da = self._distances(sa)
-                for sb in self.synsets(b, pos)[:2]:
+                for sb in self._class_senses(b, pos):
                     db = self._distances(sb)
                     shared = da.keys() & db.keys()
                     if shared:
                         hit = min(hit, min(da[s] + db[s] for s in shared))
             self._kin[key] = hit
+        return hit
+
+    def _class_senses(self, lemma: str, pos: str) -> tuple[int, ...]:
+        """The first two senses of ``lemma`` in its class (``lexclass``), or its first sense; memoised."""
+        key = (lemma, pos)
+        hit = self._senses_of_class.get(key)
+        if hit is None:
+            synsets = self.synsets(lemma, pos)[:2]
+            cls = self.lexclass(lemma, pos)
+            hit = self._senses_of_class[key] = tuple(s for s in synsets if self.wordnet.lexname(s) == cls) or (
+                synsets[:1])
         return hit
 
     def _distances(self, sid: int, depth: int = 8) -> dict[int, int]:
@@ -116,19 +131,38 @@ class Relatives:
         return hit
 
     def lexclass(self, lemma: str, pos: str = "n") -> str:
-        """Lexicographer file of the word's first concrete sense among its first few (captions describe things one
-        can see: "table" is furniture, not a table of data), else of its first sense; "" when WordNet lacks it."""
+        """Lexicographer file of the word's first concrete sense among its first six (captions describe things one
+        can see: "table" is furniture, not a table of data; "case" a container), else of its first sense; "" when
+        WordNet lacks it."""
+        key = (lemma, pos)
+        hit = self._classes.get(key)
+        if hit is not None:
+            return hit
         synsets = self.synsets(lemma, pos)
         if not synsets:
-            return ""
-        names = [self.wordnet.lexname(s) for s in synsets]
-        return next((n for n in names if n in CONCRETE), names[0]) if pos == "n" else names[0]
+            hit = ""
+        else:
+            more = self.wordnet.lemma_synsets(lemma, pos) or tuple(self.wordnet.synsets(lemma, pos))
+            names = [self.wordnet.lexname(s) for s in more[:6]]
+            first = next((n for n in names[:len(synsets)] if n in CONCRETE), None)
+            later = next((n for n in names[len(synsets):] if n == "noun.artifact"), None)  # "case": a container
+            hit = (first or later or names[0]) if pos == "n" else names[0]
+        self._classes[key] = hit
+        return hit
 
-    def is_kind_of(self, lemma: str, ancestor: str, pos: str = "n") -> bool:
-        """Whether the first sense of ``lemma`` lies under the first sense of ``ancestor`` ("shirt" under
-        "clothing")."""
-        synsets = self.synsets(lemma, pos)[:1]
-        targets = set(self.wordnet.lemma_synsets(ancestor, pos)[:1])
+    def is_kind_of(self, lemma: str, ancestor: str, pos: str = "n", senses: int = 1, ancestor_senses: int = 1) -> bool:
+        """Whether the first sense (or one of the first ``senses``) of ``lemma`` lies under the first sense (or one of
+        the first ``ancestor_senses``) of ``ancestor`` ("shirt" under "clothing"; "skirt", first a cloth covering,
+        second a garment; "street sign" under "sign", the signboard, its second sense); memoised."""
+        key = (lemma, ancestor, pos, senses, ancestor_senses)
+        hit = self._kinds.get(key)
+        if hit is None:
+            hit = self._kinds[key] = self._is_kind_of(lemma, ancestor, pos, senses, ancestor_senses)
+        return hit
+
+    def _is_kind_of(self, lemma: str, ancestor: str, pos: str, senses: int, ancestor_senses: int) -> bool:
+        synsets = self.synsets(lemma, pos)[:senses]
+        targets = set(self.wordnet.lemma_synsets(ancestor, pos)[:ancestor_senses])
         return any(s in targets or targets & self.wordnet.closure(s, _HYPER) for s in synsets)
 
 

@@ -172,6 +172,10 @@ class WordNetIndex:
             self._names[sid] = names
         return names
 
+    def gloss(self, sid: int) -> str:
+        """The definition and examples of ``sid`` (the text after ``|`` on its line)."""
+        return self._line(sid).partition("|")[2].strip()
+
     def _line(self, sid: int) -> str:
         """The ``data.<pos>`` line of ``sid``, checked to start with its offset."""
         offset, number = divmod(sid, 4)

@@ -233,12 +233,20 @@ def test_negclip_image_negatives_become_extra_batch_rows() -> None:
         "neg_image_mask": torch.tensor([[True, False], [True, True]]),
     }
     features = module(batch)
-    assert features["image_features"].shape == (5, 128)
-    assert features["negative_mask"].tolist() == [[True] + [False] * 4] + [[False] * 5] * 4
+    # every B*M extra row is kept (no boolean indexing, the same count on every rank); the missing one is invalid
+    assert features["image_features"].shape == (6, 128)
+    assert features["sample_mask"].tolist() == [True, True, True, False, True, True]
+    assert features["negative_mask"].tolist() == [[True] + [False] * 4] + [[False] * 5] * 5
     with torch.no_grad():
         expected = torch.nn.functional.normalize(module.model.encode_image(batch["neg_images"][1]), dim=-1)
-    torch.testing.assert_close(features["image_features"][3:], expected, atol=1e-5, rtol=0)
-    module.loss(logit_scale=module.model.logit_scale.exp(), **features)["loss"].backward()
+    torch.testing.assert_close(features["image_features"][4:], expected, atol=1e-5, rtol=0)
+    scale = module.model.logit_scale.exp()
+    out = module.loss(logit_scale=scale, **features)
+    # the invalid row counts for nothing: the loss of the five valid rows alone
+    keep = features["sample_mask"]
+    valid = {k: v[keep] for k, v in features.items() if k != "sample_mask"}
+    torch.testing.assert_close(out["loss"], AHNPLLoss()(logit_scale=scale, **valid)["loss"], atol=1e-6, rtol=0)
+    out["loss"].backward()
 
 
 def test_clip_finetune_skips_negative_encoding_in_training_only() -> None:

@@ -334,3 +334,34 @@ def test_baseline_and_recipe_configs_stack_and_say_what_they_run(
     out = capsys.readouterr().out
     missing = [line for line in expected if line not in out]
     assert not missing, (name, missing)
+
+
+@pytest.mark.parametrize("name", ["ahnpl.yaml", *sorted(f"{p.parent.name}/{p.name}" for folder in
+                                                      ("baselines", "recipes")
+                                                      for p in (ROOT / "configs" / folder).glob("*.yaml"))])
+def test_every_config_that_sets_checkpoints_keeps_an_unmonitored_last_ckpt(name: str) -> None:
+    """A monitored `save_last` goes stale once the metric stops improving (Lightning 2.6): a config that replaces the
+    callbacks must keep the unmonitored `last.ckpt` checkpoint of configs/ahnpl.yaml."""
+    import yaml
+
+    callbacks = (yaml.safe_load((ROOT / "configs" / name).read_text()).get("trainer") or {}).get("callbacks")
+    if callbacks is None:
+        return  # inherits configs/ahnpl.yaml's callbacks
+    checkpoints = [c.get("init_args") or {} for c in callbacks if c["class_path"].endswith("ModelCheckpoint")]
+    assert not [c for c in checkpoints if c.get("monitor") and c.get("save_last")], name
+    assert [c for c in checkpoints if c.get("monitor") is None and c.get("filename") == "last"], name
+
+
+def test_use_image_negatives_is_deprecated_whenever_given(recwarn: pytest.WarningsRecorder) -> None:
+    """The data source is the one switch for image negatives; the module's flag warns when given (False still drops
+    them, for one release)."""
+    AHNPLModule()
+    assert not [w for w in recwarn if "use_image_negatives" in str(w.message)]
+    batch = {"images": torch.randn(2, 3, 64, 64), "captions": torch.ones(2, 4, dtype=torch.long),
+             "negatives": torch.ones(2, 5, 4, dtype=torch.long), "negative_mask": torch.ones(2, 5, dtype=torch.bool),
+             "image_negatives": torch.randn(2, 5, 3, 64, 64), "image_negative_mask": torch.ones(2, 5, dtype=torch.bool)}
+    for value, used in ((True, True), (False, False)):
+        with pytest.warns(DeprecationWarning, match="use_image_negatives=.... is deprecated.*switched on the data"):
+            module = AHNPLModule(use_image_negatives=value)
+        with torch.no_grad():
+            assert ("image_negative_features" in module(batch)) is used

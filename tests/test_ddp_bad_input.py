@@ -138,11 +138,13 @@ def expected_skips(bad: set[int], rank: int) -> dict[str, int]:
     return dict(counts)
 
 
-@pytest.mark.parametrize("case", ["images_on_one_rank", "whole_batch_of_one_rank", "images_on_both_ranks"])
+@pytest.mark.parametrize("case", ["images_on_one_rank", "whole_batch_of_one_rank", "images_on_both_ranks",
+                                  "all_validation_of_one_rank"])
 def test_fit_with_unreadable_images_finishes_counts_them_and_syncs_validation(tmp_path: Path, case: str) -> None:
     rank0, rank1 = shard(0), shard(1)
     bad = {"images_on_one_rank": {rank1[0], rank1[BATCH + 1]}, "whole_batch_of_one_rank": set(rank1[:BATCH]),
-           "images_on_both_ranks": {rank0[1], rank1[2], rank1[3]}}[case]
+           "images_on_both_ranks": {rank0[1], rank1[2], rank1[3]},
+           "all_validation_of_one_rank": set(range(1, ROWS, WORLD))}[case]  # rank 1 validates on blank rows only
     run = fit(tmp_path, bad)
     assert run["error"] is None, run.get("error-rank0") or run.get("error-rank1") or run["error"]
     # both ranks ran every step (a rank with a blank batch too) and counted what they met
@@ -185,3 +187,40 @@ def test_no_optimizer_step_fails_every_rank_alike(tmp_path: Path) -> None:
         assert "epoch 0 processed 16 samples but completed no optimizer step" in error["message"]
         assert "unreadable_image: 32, e.g. train.tsv:line" in error["message"]  # training + validation, both ranks
     assert "end-rank0" not in run and "end-rank1" not in run
+
+
+# ------------------------------------------------------------------------------------------ the command line, 2 ranks
+# (about 15 s each on 2 shared cores)
+def cli_fit(tmp_path: Path, bad: set[int], *extra: str) -> Any:
+    """`lightning fit -c configs/ahnpl.yaml -c configs/data/negclip.yaml -c configs/trainer/ddp_cpu.yaml` on the tiny
+    TSV, in its own session, killed after a timeout (`benchmarks.ddp.run_cli`)."""
+    from benchmarks import ddp
+
+    annotations = negclip_tsv(tmp_path, bad)
+    src = "--data.init_args.source.init_args."
+    args = ["fit", "-c", str(ddp.BASE), "-c", str(ddp.ROOT / "configs" / "data" / "negclip.yaml"), "-c",
+            str(ddp.DDP_CPU), "--trainer.max_epochs=1", "--trainer.num_sanity_val_steps=0", "--trainer.callbacks=[]",
+            "--trainer.enable_progress_bar=false", f"--trainer.default_root_dir={tmp_path / 'runs'}",
+            f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}", "--data.init_args.num_workers=0",
+            f"--data.init_args.batch_size={BATCH}", f"{src}annotations={annotations}", f"{src}image_root={tmp_path}",
+            f"{src}val_annotations={annotations}", f"{src}negatives=source", f"{src}image_negatives=1",
+            f"{src}negative_draw=first", *extra]
+    return ddp.run_cli(args, tmp_path, timeout=300)
+
+
+def test_cli_two_process_fit_with_unreadable_images_exits_zero(tmp_path: Path) -> None:
+    bad = {shard(0)[1], *shard(1)[:BATCH]}  # one image of rank 0, the whole first batch of rank 1
+    run = cli_fit(tmp_path, bad)
+    assert run.ok, run.tail()
+    assert "Starting with 2 processes" in run.output and "skipped a bad sample (unreadable_image)" in run.output
+    scalars = logged(tmp_path / "logs")
+    assert scalars["data/skipped_unreadable_image"] == 2 * len(bad)  # training + validation, summed over ranks
+    assert math.isfinite(scalars["val/loss"]) and "val/acc_hard_negative" in scalars
+
+
+def test_cli_two_process_fit_over_the_skip_budget_fails_on_both_ranks(tmp_path: Path) -> None:
+    run = cli_fit(tmp_path, set(shard(1)), "--data.init_args.max_skip_fraction=0.4")
+    assert run.returncode == 1, run.tail()  # not None: no rank was left waiting until the timeout
+    message = "error: 8 training samples of epoch 0 were skipped, more than max_skip_fraction = 0.4 of its 16"
+    assert run.output.count(message) == WORLD, run.tail()  # each rank says why, and neither with a traceback
+    assert "Traceback" not in run.output

@@ -10,6 +10,7 @@ import lightning.pytorch as pl
 import open_clip
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from ahnpl_lightning import cli
 from conftest import small_ahnpl_config
@@ -365,3 +366,49 @@ def test_use_image_negatives_is_deprecated_whenever_given(recwarn: pytest.Warnin
             module = AHNPLModule(use_image_negatives=value)
         with torch.no_grad():
             assert ("image_negative_features" in module(batch)) is used
+
+
+class _HostSyncs(TorchDispatchMode):
+    """Records the ops that make an accelerator wait for the host: reading a value (`item`, `int`, `bool`),
+    `nonzero`, `masked_select` and indexing with a boolean mask (measured on the CPU, where they are cheap)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        name = func.overloadpacket.__name__
+        if name in ("_local_scalar_dense", "nonzero", "masked_select"):
+            self.ops.append(name)
+        if name == "index" and any(isinstance(i, torch.Tensor) and i.dtype == torch.bool for i in args[1] or ()):
+            self.ops.append("boolean index")
+        return func(*args, **(kwargs or {}))
+
+
+def test_training_computation_has_no_host_device_sync(monkeypatch: pytest.MonkeyPatch) -> None:
+    """forward + loss + backward on batches with blank rows and with NegCLIP's extra rows (one missing) makes no op
+    that would sync an accelerator with the host. (`encode_text` trims CPU tokens on the host by design; on an
+    accelerator the collate has trimmed them already, so that trim is switched off here.)"""
+    from ahnpl_lightning import encoding
+    from ahnpl_lightning.data.datamodule import TripletDataset, collate_triplets
+
+    monkeypatch.setattr(encoding, "trim_padding", lambda tokens, pad_id=0: tokens)
+    torch.manual_seed(0)
+    module = AHNPLModule()
+    data = TripletDataset(WorldSource(train_size=6, val_size=0).train_dataset(), module.preprocess_train,
+                          module.tokenizer)
+    items = [data[i] for i in range(6)]
+    items[2] = {"skipped": "unreadable_image", "location": "x.jpg"}
+    world = collate_triplets(items, blank=data.blank())
+    tokens = module.tokenizer(["a red circle", "a blue square", "a green star", "a cat", "a dog", "a cow"])
+    negclip = {"images": torch.randn(2, 3, 64, 64), "captions": tokens[:2],
+               "negatives": tokens[1:6].unsqueeze(0).expand(2, -1, -1).clone(),
+               "negative_mask": torch.tensor([[True, False, False, False, False], [False] * 5]),
+               "sample_mask": torch.tensor([True, True]), "valid_samples": 2,
+               "neg_images": torch.randn(2, 2, 3, 64, 64), "neg_image_captions": tokens[2:6].view(2, 2, -1),
+               "neg_image_mask": torch.tensor([[True, False], [True, True]])}
+    for batch in (world, negclip):
+        with _HostSyncs() as syncs:
+            features = module(batch)
+            module.loss(logit_scale=module.model.logit_scale.exp(), **features)["loss"].backward()
+        assert syncs.ops == [], syncs.ops

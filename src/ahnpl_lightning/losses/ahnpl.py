@@ -23,7 +23,7 @@ samples (an unreadable image on one rank) are padding rows marked False in ``sam
 from __future__ import annotations
 
 import inspect
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import Tensor, nn

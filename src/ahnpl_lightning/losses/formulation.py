@@ -4,8 +4,8 @@ A formulation is a strategy object: :class:`~ahnpl_lightning.losses.ahnpl.AHNPLL
 with which weights; the formulation says how each is computed. :class:`Formulation` is ours: invalid negatives are
 masked everywhere, each L_mhn row puts its positive at index 0, the hinge is averaged over valid (i, k) only and the
 margin of the current batch is used. Every term takes ``rows`` [B] (None: all rows are samples): padding rows
-(:mod:`ahnpl_lightning.losses.rows`) are ignored as queries and as candidates. The authors' released computation overrides it in
-:mod:`ahnpl_lightning.losses.released`.
+(:mod:`ahnpl_lightning.losses.rows`) are ignored as queries and as candidates. The authors' released computation
+overrides it in :mod:`ahnpl_lightning.losses.released`.
 """
 
 from __future__ import annotations

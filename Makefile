@@ -9,7 +9,7 @@ EVAL_ROOT ?=
 PYTEST_ARGS ?=
 export PYTHONHASHSEED := 0
 
-.PHONY: install demo test test-fast eval bench bench-quality lint clean wordnet notebook
+.PHONY: install demo test test-fast eval bench bench-quality gpu-check gpu-wheels lint clean wordnet notebook
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found); set PYTHON=/path/to/python3.11"; exit 1; }
@@ -41,7 +41,7 @@ test: install
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 test-fast: install
-	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -q -m "not slow and not gpu" $(PYTEST_ARGS)
 
 # Evaluate the latest checkpoint of the default run on the synthetic world's test sets (written once to
 # data/world_eval), or on real benchmark data with EVAL_ROOT=/path/to/root. CKPT=... picks another checkpoint;
@@ -69,6 +69,18 @@ bench: install
 
 bench-quality: install
 	$(PY) -m benchmarks.quality $(QUALITY_ARGS)
+
+# The GPU check (benchmarks/gpu_check.py): tests marked `gpu`, ViT-B/32 fits, MFU, loader, evaluation throughput ->
+# benchmarks/out/gpu.{json,md}; DEVICE=cpu runs the same path with the tiny model. On a machine whose python3 already
+# has torch (the device image), skip the venv: `make gpu-check PY=python3`; benchmarks/gpu_device.sh does that too.
+DEVICE ?= cuda
+GPU_CHECK_ARGS ?=
+gpu-check: $(if $(filter $(VENV)/bin/python,$(PY)),install)
+	PYTHONPATH=$(CURDIR)/src$${PYTHONPATH:+:$$PYTHONPATH} PYTHONUNBUFFERED=1 $(PY) -m benchmarks.gpu_check --device $(DEVICE) $(GPU_CHECK_ARGS)
+
+# Wheels the GPU machine's image lacks (open_clip, jsonargparse, ...), into .whl/ for the device call's carry.
+gpu-wheels: install
+	$(PY) -m benchmarks.gpu_wheels
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks

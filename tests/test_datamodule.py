@@ -58,11 +58,19 @@ def test_negclip_batches_shapes_masks_and_skip_counts(tmp_path: Path) -> None:
     assert first["negatives"].shape == (n, 5, length) and first["negative_mask"].shape == (n, 5)
     assert first["neg_images"].shape == (n, 2, 3, 8, 8) and first["neg_image_captions"].shape == (n, 2, length)
     # NegCLIP's own negatives fill only the relation slot; masked slots hold no tokens
-    assert first["negative_mask"].tolist() == [[True, False, False, False, False]] * n
+    real = first["sample_mask"]
+    assert first["negative_mask"][real].tolist() == [[True, False, False, False, False]] * int(real.sum())
     assert not first["negatives"][:, 1:].any()
     seen = []
     for batch in batches:
+        # an unreadable sample keeps its place as a blank row: every batch holds the 8 rows the sampler asked for
+        assert batch["images"].shape[0] == 8 and batch["valid_samples"] == int(batch["sample_mask"].sum())
+        blank = ~batch["sample_mask"]
+        assert (batch["index"][blank] == -1).all() and not batch["images"][blank].any()
+        assert not batch["negative_mask"][blank].any() and not batch["neg_image_mask"][blank].any()
         for row, index in enumerate(batch["index"].tolist()):
+            if index < 0:
+                continue
             seen.append(index)
             wanted = fx["neg_images"][index][:2]
             expected = [i < 40 and i not in fx["missing"] for i in wanted]
@@ -98,8 +106,17 @@ def test_bad_samples_are_markers_never_crashes() -> None:
     dataset = TripletDataset(Broken(), simple_transform, TOKENIZER)
     batch = collate_triplets([dataset[i] for i in range(3)])
     assert batch["skipped"] == [("OSError", "sample 0: disk on fire"), ("empty_caption", "broken.tsv:row 1")]
-    assert batch["images"].shape == (1, 3, 8, 8)
-    assert batch["negative_mask"].tolist() == [[False, False, False, True, False]]
+    # the bad samples keep their places as blank rows, marked in sample_mask
+    assert batch["images"].shape == (3, 3, 8, 8) and not batch["images"][:2].any()
+    assert batch["sample_mask"].tolist() == [False, False, True] and batch["valid_samples"] == 1
+    assert batch["negative_mask"].tolist() == [[False] * 5, [False] * 5, [False, False, False, True, False]]
+    assert batch["index"].tolist() == [-1, -1, 2]
+    # a batch of bad samples only: blank rows shaped like the dataset's items (`blank()`), or no rows without one
+    only_bad = [dataset[0], dataset[1]]
+    assert collate_triplets(only_bad)["valid_samples"] == 0 and "images" not in collate_triplets(only_bad)
+    padded = collate_triplets(only_bad, blank=dataset.blank())
+    assert padded["images"].shape == (2, 3, 8, 8) and not padded["sample_mask"].any()
+    assert padded["negatives"].shape[:2] == (2, 5) and padded["valid_samples"] == 0
 
 
 def test_coco_counts_missing_unreadable_and_malformed_rows(tmp_path: Path) -> None:
@@ -109,7 +126,8 @@ def test_coco_counts_missing_unreadable_and_malformed_rows(tmp_path: Path) -> No
     with pytest.warns(UserWarning, match="malformed_missing_caption: 1 at captions_train2014.json:annotation 12"):
         data.setup("fit")
     batches = drain(data, data.val_dataloader())
-    assert sum(b["images"].shape[0] for b in batches if "images" in b) == fx["good"]
+    assert sum(b["valid_samples"] for b in batches) == fx["good"]
+    assert sum(b["images"].shape[0] for b in batches) == sum(len(b["sample_mask"]) for b in batches)
     assert data.skipped == Counter({"missing_image": 2, "unreadable_image": 2, **fx["malformed"]})
     with pytest.warns(DeprecationWarning, match="'corrupt_image' is now called 'unreadable_image'"):
         assert data.skipped["corrupt_image"] == 2  # the old name still reads

@@ -10,6 +10,7 @@ import lightning.pytorch as pl
 import open_clip
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from ahnpl_lightning import cli
 from conftest import small_ahnpl_config
@@ -233,12 +234,20 @@ def test_negclip_image_negatives_become_extra_batch_rows() -> None:
         "neg_image_mask": torch.tensor([[True, False], [True, True]]),
     }
     features = module(batch)
-    assert features["image_features"].shape == (5, 128)
-    assert features["negative_mask"].tolist() == [[True] + [False] * 4] + [[False] * 5] * 4
+    # every B*M extra row is kept (no boolean indexing, the same count on every rank); the missing one is invalid
+    assert features["image_features"].shape == (6, 128)
+    assert features["sample_mask"].tolist() == [True, True, True, False, True, True]
+    assert features["negative_mask"].tolist() == [[True] + [False] * 4] + [[False] * 5] * 5
     with torch.no_grad():
         expected = torch.nn.functional.normalize(module.model.encode_image(batch["neg_images"][1]), dim=-1)
-    torch.testing.assert_close(features["image_features"][3:], expected, atol=1e-5, rtol=0)
-    module.loss(logit_scale=module.model.logit_scale.exp(), **features)["loss"].backward()
+    torch.testing.assert_close(features["image_features"][4:], expected, atol=1e-5, rtol=0)
+    scale = module.model.logit_scale.exp()
+    out = module.loss(logit_scale=scale, **features)
+    # the invalid row counts for nothing: the loss of the five valid rows alone
+    keep = features["sample_mask"]
+    valid = {k: v[keep] for k, v in features.items() if k != "sample_mask"}
+    torch.testing.assert_close(out["loss"], AHNPLLoss()(logit_scale=scale, **valid)["loss"], atol=1e-6, rtol=0)
+    out["loss"].backward()
 
 
 def test_clip_finetune_skips_negative_encoding_in_training_only() -> None:
@@ -326,3 +335,80 @@ def test_baseline_and_recipe_configs_stack_and_say_what_they_run(
     out = capsys.readouterr().out
     missing = [line for line in expected if line not in out]
     assert not missing, (name, missing)
+
+
+@pytest.mark.parametrize("name", ["ahnpl.yaml", *sorted(f"{p.parent.name}/{p.name}" for folder in
+                                                      ("baselines", "recipes")
+                                                      for p in (ROOT / "configs" / folder).glob("*.yaml"))])
+def test_every_config_that_sets_checkpoints_keeps_an_unmonitored_last_ckpt(name: str) -> None:
+    """A monitored `save_last` goes stale once the metric stops improving (Lightning 2.6): a config that replaces the
+    callbacks must keep the unmonitored `last.ckpt` checkpoint of configs/ahnpl.yaml."""
+    import yaml
+
+    callbacks = (yaml.safe_load((ROOT / "configs" / name).read_text()).get("trainer") or {}).get("callbacks")
+    if callbacks is None:
+        return  # inherits configs/ahnpl.yaml's callbacks
+    checkpoints = [c.get("init_args") or {} for c in callbacks if c["class_path"].endswith("ModelCheckpoint")]
+    assert not [c for c in checkpoints if c.get("monitor") and c.get("save_last")], name
+    assert [c for c in checkpoints if c.get("monitor") is None and c.get("filename") == "last"], name
+
+
+def test_use_image_negatives_is_deprecated_whenever_given(recwarn: pytest.WarningsRecorder) -> None:
+    """The data source is the one switch for image negatives; the module's flag warns when given (False still drops
+    them, for one release)."""
+    AHNPLModule()
+    assert not [w for w in recwarn if "use_image_negatives" in str(w.message)]
+    batch = {"images": torch.randn(2, 3, 64, 64), "captions": torch.ones(2, 4, dtype=torch.long),
+             "negatives": torch.ones(2, 5, 4, dtype=torch.long), "negative_mask": torch.ones(2, 5, dtype=torch.bool),
+             "image_negatives": torch.randn(2, 5, 3, 64, 64), "image_negative_mask": torch.ones(2, 5, dtype=torch.bool)}
+    for value, used in ((True, True), (False, False)):
+        with pytest.warns(DeprecationWarning, match="use_image_negatives=.... is deprecated.*switched on the data"):
+            module = AHNPLModule(use_image_negatives=value)
+        with torch.no_grad():
+            assert ("image_negative_features" in module(batch)) is used
+
+
+class _HostSyncs(TorchDispatchMode):
+    """Records the ops that make an accelerator wait for the host: reading a value (`item`, `int`, `bool`),
+    `nonzero`, `masked_select` and indexing with a boolean mask (measured on the CPU, where they are cheap)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        name = func.overloadpacket.__name__
+        if name in ("_local_scalar_dense", "nonzero", "masked_select"):
+            self.ops.append(name)
+        if name == "index" and any(isinstance(i, torch.Tensor) and i.dtype == torch.bool for i in args[1] or ()):
+            self.ops.append("boolean index")
+        return func(*args, **(kwargs or {}))
+
+
+def test_training_computation_has_no_host_device_sync(monkeypatch: pytest.MonkeyPatch) -> None:
+    """forward + loss + backward on batches with blank rows and with NegCLIP's extra rows (one missing) makes no op
+    that would sync an accelerator with the host. (`encode_text` trims CPU tokens on the host by design; on an
+    accelerator the collate has trimmed them already, so that trim is switched off here.)"""
+    from ahnpl_lightning import encoding
+    from ahnpl_lightning.data.datamodule import TripletDataset, collate_triplets
+
+    monkeypatch.setattr(encoding, "trim_padding", lambda tokens, pad_id=0: tokens)
+    torch.manual_seed(0)
+    module = AHNPLModule()
+    data = TripletDataset(WorldSource(train_size=6, val_size=0).train_dataset(), module.preprocess_train,
+                          module.tokenizer)
+    items = [data[i] for i in range(6)]
+    items[2] = {"skipped": "unreadable_image", "location": "x.jpg"}
+    world = collate_triplets(items, blank=data.blank())
+    tokens = module.tokenizer(["a red circle", "a blue square", "a green star", "a cat", "a dog", "a cow"])
+    negclip = {"images": torch.randn(2, 3, 64, 64), "captions": tokens[:2],
+               "negatives": tokens[1:6].unsqueeze(0).expand(2, -1, -1).clone(),
+               "negative_mask": torch.tensor([[True, False, False, False, False], [False] * 5]),
+               "sample_mask": torch.tensor([True, True]), "valid_samples": 2,
+               "neg_images": torch.randn(2, 2, 3, 64, 64), "neg_image_captions": tokens[2:6].view(2, 2, -1),
+               "neg_image_mask": torch.tensor([[True, False], [True, True]])}
+    for batch in (world, negclip):
+        with _HostSyncs() as syncs:
+            features = module(batch)
+            module.loss(logit_scale=module.model.logit_scale.exp(), **features)["loss"].backward()
+        assert syncs.ops == [], syncs.ops

@@ -1,7 +1,8 @@
 """Margin state of the AHNPL loss: per-type adaptive margins theta_k and the positive margin alpha.
 
 Both are ``nn.Module``s whose state lives in buffers, so it is saved in checkpoints and moves with ``.to(device)``.
-Every statistic is detached and computed from the (already gathered) global batch, so all ranks hold the same state.
+Every statistic is detached and computed from the (already gathered) global batch, so all ranks hold the same state;
+padding rows (``rows`` False: no sample, see ``ahnpl_lightning.losses.rows``) count for nothing.
 
 When the state updates (docs/METHOD.md §2.4 and §3):
 
@@ -26,6 +27,13 @@ from torch import Tensor, nn
 
 MarginMode = Literal["mean", "max", "fixed"]
 LossVariant = Literal["corrected", "released"]
+
+
+def _mean(values: Tensor, rows: Tensor | None) -> Tensor:
+    """Mean over the rows that hold samples (``rows`` [B]; None: all), 0 when there is none."""
+    if rows is None:
+        return values.mean()
+    return torch.where(rows, values, torch.zeros_like(values)).sum() / rows.sum().clamp(min=1)
 
 
 def _ema(previous: Tensor, current: Tensor, initialized: Tensor, decay: float) -> Tensor:
@@ -107,10 +115,13 @@ class AdaptiveMargin(nn.Module):
         self.initialized.fill_(False)
 
     @torch.no_grad()
-    def batch_margin(self, pos_scores: Tensor, neg_scores: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+    def batch_margin(
+        self, pos_scores: Tensor, neg_scores: Tensor, mask: Tensor, rows: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
         """Clamped per-type margin of one batch and which types it informs: ``([K], [K] bool)``.
 
-        ``pos_scores`` g [B], ``neg_scores`` n [B,K] (logit units), ``mask`` [B,K] bool validity.
+        ``pos_scores`` g [B], ``neg_scores`` n [B,K] (logit units), ``mask`` [B,K] bool validity, ``rows`` [B] the
+        rows that hold samples (None: all; ``mask`` must already exclude the others).
         """
         g = pos_scores.detach().float()
         n = neg_scores.detach().float()
@@ -120,7 +131,7 @@ class AdaptiveMargin(nn.Module):
         count = mask.sum(0)
         has_valid = count > 0
         if self.mode == "mean":
-            value = g.mean() - torch.where(mask, n, torch.zeros_like(n)).sum(0) / count.clamp(min=1)
+            value = _mean(g, rows) - torch.where(mask, n, torch.zeros_like(n)).sum(0) / count.clamp(min=1)
         else:
             gap = torch.where(mask, g[:, None] - n, torch.full_like(n, float("-inf")))
             value = gap.amax(0) / k
@@ -132,11 +143,12 @@ class AdaptiveMargin(nn.Module):
         return updated
 
     @torch.no_grad()
-    def forward(self, pos_scores: Tensor, neg_scores: Tensor, mask: Tensor) -> Tensor:
-        """The margin theta [K] to use at this step (detached); stores the updated state in training mode only."""
+    def forward(self, pos_scores: Tensor, neg_scores: Tensor, mask: Tensor, rows: Tensor | None = None) -> Tensor:
+        """The margin theta [K] to use at this step (detached); stores the updated state in training mode only.
+        ``rows`` [B]: the rows that hold samples (None: all); padding rows count for nothing."""
         if neg_scores.shape[1] != self.num_types:
             raise ValueError(f"AdaptiveMargin holds {self.num_types} types but got scores for {neg_scores.shape[1]}")
-        value, has_valid = self.batch_margin(pos_scores, neg_scores, mask)
+        value, has_valid = self.batch_margin(pos_scores, neg_scores, mask, rows)
         updated = _ema(self.theta, value.to(self.theta.dtype), self.initialized, self.ema)
         updated = torch.where(has_valid, updated, self.theta)
         used = self._margin_to_use(self.theta.clone(), updated)
@@ -159,11 +171,15 @@ class ReleasedAdaptiveMargin(AdaptiveMargin):
         return "released"
 
     @torch.no_grad()
-    def batch_margin(self, pos_scores: Tensor, neg_scores: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+    def batch_margin(
+        self, pos_scores: Tensor, neg_scores: Tensor, mask: Tensor, rows: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
         g = pos_scores.detach().float()
         n = neg_scores.detach().float()
         k = n.shape[1]
         informs = torch.ones(k, dtype=torch.bool, device=n.device)
+        if rows is not None:  # a batch of padding only informs nothing
+            informs = informs & rows.any()
         if self.mode == "fixed":
             return torch.full((k,), self.fixed, device=n.device), informs
         zero = torch.zeros_like(n)
@@ -172,9 +188,12 @@ class ReleasedAdaptiveMargin(AdaptiveMargin):
             valid = n != 0
             count = valid.sum(0)
             mean_neg = torch.where(count > 0, n.sum(0) / count.clamp(min=1), torch.zeros_like(n[0]))
-            value = g.mean() - mean_neg
+            value = _mean(g, rows) - mean_neg
         else:
-            value = (torch.where(mask, g[:, None], zero) - n).amax(0) / k
+            gap = torch.where(mask, g[:, None], zero) - n
+            if rows is not None:  # padding rows are absent, not zero gaps
+                gap = torch.where(rows[:, None], gap, torch.full_like(gap, float("-inf")))
+            value = gap.amax(0) / k
         return value.clamp(0.0, self.upper_bound), informs
 
     def _margin_to_use(self, stored: Tensor, updated: Tensor) -> Tensor:
@@ -216,11 +235,20 @@ class PositiveMargin(nn.Module):
         self.initialized.fill_(False)
 
     @torch.no_grad()
-    def forward(self, pos_scores: Tensor) -> Tensor:
-        """The alpha (scalar, detached) to use at this step; stores it in training mode only."""
-        value = torch.quantile(pos_scores.detach().float(), self.quantile).to(self.alpha.dtype)
-        updated = _ema(self.alpha, value, self.initialized, self.ema)
+    def forward(self, pos_scores: Tensor, rows: Tensor | None = None) -> Tensor:
+        """The alpha (scalar, detached) to use at this step; stores it in training mode only. ``rows`` [B]: the
+        rows that hold samples (None: all); a batch without any keeps the stored alpha."""
+        g = pos_scores.detach().float()
+        if rows is None:
+            value = torch.quantile(g, self.quantile).to(self.alpha.dtype)
+            updated = _ema(self.alpha, value, self.initialized, self.ema)
+            informed = torch.ones((), dtype=torch.bool, device=g.device)
+        else:
+            quantile = torch.nanquantile(torch.where(rows, g, torch.full_like(g, float("nan"))), self.quantile)
+            informed = rows.any()
+            value = torch.where(informed, quantile, torch.zeros_like(quantile)).to(self.alpha.dtype)
+            updated = torch.where(informed, _ema(self.alpha, value, self.initialized, self.ema), self.alpha)
         if self.training:
             self.alpha.copy_(updated)
-            self.initialized.fill_(True)
+            self.initialized |= informed
         return updated

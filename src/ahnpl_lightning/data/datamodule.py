@@ -9,6 +9,10 @@ Bad input is counted per kind with example locations (`skipped`, `data/skipped_<
 (a `DataError` naming files and counts) when the data cannot train anything: an annotation file with no usable rows
 or with more malformed rows than `max_skip_fraction`, an image folder holding none of the sampled images, or an
 epoch that skips more than `max_skip_fraction` of its samples (`health.DataHealthCheck` adds the no-step check).
+
+Under DDP an unreadable sample stays in its batch as a blank row (`sample_mask` False, see `triplets`), so every rank
+always runs every step with an equally sized batch; the skip budget and the failure messages use the counts summed
+over the ranks, so a run that must fail fails on every rank alike instead of leaving the others waiting.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +31,13 @@ from torch.utils.data import DataLoader, Dataset
 from typing_extensions import override
 
 from ahnpl_lightning.data.errors import AnnotationError, MissingDataError, TrainingDataError
-from ahnpl_lightning.data.health import SkipCounts, log_skip_counts, skip_summary
-from ahnpl_lightning.types import NEGATIVE_TYPES
+from ahnpl_lightning.data.health import (SkipCounts, distributed, gather_objects, host_group, log_skip_counts,
+                                         skip_summary, sum_over_ranks)
 from ahnpl_lightning.data.sampler import EpochSampler
 from ahnpl_lightning.data.sources import CaptionSource, WorldSource
 from ahnpl_lightning.data.triplets import TripletDataset, collate_triplets
 from ahnpl_lightning.images import LEGACY_PROBLEM_NAMES
+from ahnpl_lightning.types import NEGATIVE_TYPES
 
 __all__ = ["NEGATIVE_TYPES", "AHNPLDataModule", "EpochSampler", "TripletDataset", "collate_triplets"]
 
@@ -87,8 +93,9 @@ class AHNPLDataModule(LightningDataModule):
         self.seed = seed
         self.pretokenize = pretokenize
         self.max_skip_fraction = max_skip_fraction
-        self.skipped: SkipCounts = SkipCounts()
+        self.skipped: SkipCounts = SkipCounts()  # this rank's counts (see `all_ranks_skips` for the run's)
         self.examples: dict[str, list[str]] = {}
+        self._shared: SkipCounts = SkipCounts()  # counted alike by every rank: the source's unusable rows
         self.train_set: TripletDataset | None = None
         self.val_set: TripletDataset | None = None
         self.train_sampler: EpochSampler | None = None
@@ -123,6 +130,8 @@ class AHNPLDataModule(LightningDataModule):
 
     @override
     def setup(self, stage: str | None = None) -> None:
+        if distributed():
+            host_group()  # made here, on every rank at the same point, before any count is summed over ranks
         self.source.check()
         if self.image_negatives:
             self.source.request_image_negatives()  # fails, naming the source, when it has none
@@ -176,6 +185,7 @@ class AHNPLDataModule(LightningDataModule):
             if not new:
                 continue
             self._reported[kind] += len(new)
+            self._shared[kind] += len(new)
             self._count(kind, new, len(new))
             more = f" (+{len(new) - 5} more)" if len(new) > 5 else ""
             lines.append(f"  {kind}: {len(new)} at {', '.join(new[:5])}{more}")
@@ -190,13 +200,13 @@ class AHNPLDataModule(LightningDataModule):
     def _seed(self) -> int:
         return self.seed if self.seed is not None else int(os.environ.get("PL_GLOBAL_SEED", 0))
 
-    def _loader(self, dataset: Dataset, sampler: EpochSampler, drop_last: bool) -> DataLoader:
+    def _loader(self, dataset: TripletDataset, sampler: EpochSampler, drop_last: bool) -> DataLoader:
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
             sampler=sampler,
             num_workers=self.num_workers,
-            collate_fn=collate_triplets,
+            collate_fn=partial(collate_triplets, blank=dataset.blank()),  # unreadable samples become blank rows
             pin_memory=self.pin_memory and torch.cuda.is_available(),
             persistent_workers=self.persistent_workers and self.num_workers > 0,
             drop_last=drop_last,
@@ -238,20 +248,26 @@ class AHNPLDataModule(LightningDataModule):
                 rank_zero_warn(f"skipped a bad sample ({kind}) at {location}{more}")
         trainer = self.trainer
         if trainer is not None and trainer.training:
-            self._budget(len(skipped), len(skipped) + (batch["images"].shape[0] if "images" in batch else 0))
+            good = batch.get("valid_samples", batch["images"].shape[0] if "images" in batch else 0)
+            self._budget(len(skipped), len(skipped) + int(good))
         return batch
 
     def _budget(self, skipped: int, seen: int) -> None:
-        """Count this training batch against the epoch's skip budget; fail once the epoch can no longer keep it."""
+        """Count this training batch against the epoch's skip budget; fail once the epoch can no longer keep it.
+
+        Under DDP the epoch's skips are summed over the ranks at every batch (one small host-side all-reduce, no
+        accelerator involved), so every rank fails at the same batch or none does."""
         assert self.trainer is not None
         epoch = self.trainer.current_epoch
         if self._epoch[0] != epoch:
             self._epoch = (epoch, 0, 0)
         self._epoch = (epoch, self._epoch[1] + skipped, self._epoch[2] + seen)
         batches = self.trainer.num_training_batches
-        planned = batches * self.batch_size if batches != float("inf") else len(self.train_set or [])
-        if self._epoch[1] > self.max_skip_fraction * planned:
-            self.fail(f"{self._epoch[1]} training samples of epoch {epoch} were skipped, more than "
+        world_size = self._rank()[1]
+        planned = batches * self.batch_size * world_size if batches != float("inf") else len(self.train_set or [])
+        total = sum_over_ranks([self._epoch[1]])[0]
+        if total > self.max_skip_fraction * planned:
+            self.fail(f"{total} training samples of epoch {epoch} were skipped, more than "
                       f"max_skip_fraction = {self.max_skip_fraction:g} of its {int(planned)} samples")
 
     def epoch_skips(self) -> tuple[int, int]:
@@ -261,12 +277,37 @@ class AHNPLDataModule(LightningDataModule):
         return self._epoch[1], self._epoch[2]
 
     def fail(self, reason: str) -> None:
-        """Log the skip counts, then raise a `TrainingDataError` with them, example locations and what to check."""
+        """Log the skip counts, then raise a `TrainingDataError` with them, example locations and what to check.
+
+        Under DDP the counts and examples are those of every rank (a collective): call it on every rank alike."""
+        skipped, examples = self.all_ranks_skips()
         if self.trainer is not None:
-            log_skip_counts(self.trainer, self.skipped)
-        counts = skip_summary(self.skipped, self.examples) or "  (no sample was skipped)"
+            log_skip_counts(self.trainer, skipped)
+        counts = skip_summary(skipped, examples) or "  (no sample was skipped)"
         raise TrainingDataError(f"{reason}.\nSkipped so far, by kind:\n{counts}\nData: {self.source.describe('train')}"
                                 "\nFix the paths or the files (or raise data.init_args.max_skip_fraction).")
+
+    def all_ranks_skips(self) -> tuple[SkipCounts, dict[str, list[str]]]:
+        """The run's skip counts and example locations: this process's alone, or under DDP summed over the ranks
+        (the source's unusable rows, which every rank finds alike, counted once). A collective under DDP."""
+        if not distributed():
+            return SkipCounts(self.skipped), {kind: list(found) for kind, found in self.examples.items()}
+        parts = gather_objects((dict(self.skipped), dict(self._shared), self.examples))
+        total = SkipCounts(parts[0][1])
+        examples: dict[str, list[str]] = {}
+        for skipped, shared, found in parts:
+            for kind, count in skipped.items():
+                total[kind] += count - shared.get(kind, 0)
+            for kind, locations in found.items():
+                merged = examples.setdefault(kind, [])
+                merged.extend(location for location in locations if location not in merged)
+        return SkipCounts({kind: count for kind, count in total.items() if count}), examples
+
+    def log_skips(self) -> None:
+        """Write the run's skip counts (`all_ranks_skips`) to the loggers now. A collective under DDP."""
+        skipped, _ = self.all_ranks_skips()
+        if self.trainer is not None:
+            log_skip_counts(self.trainer, skipped)
 
     def _position(self) -> tuple[int, bool]:
         """(training samples of the current epoch consumed on this rank, whether the epoch is over).
@@ -284,10 +325,14 @@ class AHNPLDataModule(LightningDataModule):
 
     @override
     def state_dict(self) -> dict[str, Any]:
-        """The training order's position (epoch, samples consumed on each rank), skip counts and examples."""
-        state: dict[str, Any] = {"skipped": dict(self.skipped), "reported": dict(self._reported),
-                                 "examples": {k: list(v) for k, v in self.examples.items()},
-                                 "epoch_skips": list(self._epoch)}
+        """The training order's position (epoch, samples consumed on each rank), skip counts and examples.
+
+        Under DDP the counts are the run's (summed over ranks; Lightning calls this on every rank when it writes a
+        checkpoint), and a resume gives them to rank 0 alone, so sums over ranks stay exact."""
+        skipped, examples = self.all_ranks_skips()
+        epoch_skips = [self._epoch[0], *sum_over_ranks(self._epoch[1:])]
+        state: dict[str, Any] = {"skipped": dict(skipped), "shared": dict(self._shared),
+                                 "reported": dict(self._reported), "examples": examples, "epoch_skips": epoch_skips}
         if self.train_sampler is not None:
             consumed, epoch_over = self._position()
             sampler_state = self.train_sampler.state_dict(consumed)
@@ -303,10 +348,15 @@ class AHNPLDataModule(LightningDataModule):
         """Restore skip counts (pre-0.2 kind names renamed) and the order's position (applied to the next loader)."""
         rename = LEGACY_PROBLEM_NAMES.get
         self.skipped = SkipCounts({rename(k, k): v for k, v in state_dict.get("skipped", {}).items()})
+        self._shared = SkipCounts({rename(k, k): v for k, v in state_dict.get("shared", {}).items()})
         self._reported = SkipCounts(state_dict.get("reported", {}))
         self.examples = {rename(k, k): list(v) for k, v in state_dict.get("examples", {}).items()}
         epoch = state_dict.get("epoch_skips")
         self._epoch = (int(epoch[0]), int(epoch[1]), int(epoch[2])) if epoch else (-1, 0, 0)
+        if distributed() and self._rank()[0] != 0:  # the saved counts are the run's: rank 0 carries them on
+            self.skipped = SkipCounts(self._shared)
+            self.examples = {kind: found for kind, found in self.examples.items() if kind in self._shared}
+            self._epoch = (self._epoch[0], 0, 0)
         self._resume = state_dict.get("sampler")
         if self._resume is not None and self.train_sampler is not None:
             self.train_sampler.load_state_dict(self._resume)

@@ -3,6 +3,11 @@
 Every random thing a sample does (the image transform's random crop, NegCLIP's draws) is seeded by (seed, epoch,
 sample index): the same sample of the same epoch is identical in any worker, on any number of ranks, and after a
 resume from a mid-epoch checkpoint, so a resumed run equals the uninterrupted one.
+
+An unreadable sample keeps its place in the batch as a blank row (zeros, every mask False) marked False in
+`sample_mask`: every batch has as many rows as the sampler asked for, so under DDP every rank holds an equally sized
+batch, takes part in every step and gathers equal blocks, whatever was unreadable where; the loss and the metrics
+ignore blank rows (`ahnpl_lightning.losses.rows`).
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ from ahnpl_lightning.seeding import stable_seed
 from ahnpl_lightning.encoding import trim_token_columns
 
 __all__ = ["TripletDataset", "collate_triplets", "sample_seed", "seeded"]
+
+#: Samples `TripletDataset.blank` tries (spread over the dataset) for the structure of a blank row.
+BLANK_PROBES = 8
 
 
 def sample_seed(seed: int, epoch: int, index: int) -> int:
@@ -93,12 +101,40 @@ class TripletDataset(Dataset[dict[str, Any]]):
         self.image_negatives = image_negatives
         self.seed = seed
         self.per_epoch = per_epoch
+        self._blank: dict[str, Any] | None = None
         strings = len(self) * (1 + len(self.negative_types))
         if hasattr(base, "pretokenize") and (pretokenize or (pretokenize is None and strings <= PRETOKENIZE_LIMIT)):
             base.pretokenize(tokenizer, self.negative_types)
 
     def __len__(self) -> int:
         return len(self.base)  # type: ignore[arg-type]
+
+    def blank(self) -> dict[str, Any]:
+        """A blank item: every tensor of a real item zeroed, every mask False, `index` -1 (what an unreadable
+        sample becomes in a batch). Made once, from the first readable of a few samples spread over the dataset,
+        else from a blank picture with the structure the base dataset declares (NegCLIP's rows, world renders)."""
+        if self._blank is None:
+            n = len(self)
+            count = min(n, BLANK_PROBES)
+            picks = sorted({round(i * (n - 1) / max(1, count - 1)) for i in range(count)})
+            item = next((got for got in map(self.__getitem__, picks) if "skipped" not in got), None)
+            if item is None:
+                with seeded(0):
+                    item = self._tensors(self._blank_sample(), -1)
+            item.pop("issues", None)
+            self._blank = _blank_like(item)
+        return self._blank
+
+    def _blank_sample(self) -> dict[str, Any]:
+        """A source sample with a blank picture and no caption, with the image negatives the base dataset makes."""
+        sample: dict[str, Any] = {"image": Image.new("RGB", (32, 32)), "caption": "", "negatives": {}}
+        if getattr(self.base, "image_negatives", False) is True:  # the world renders counterfactual images
+            sample["image_negatives"] = [None] * len(self.negative_types)
+        count = getattr(self.base, "neg_image_count", None) if getattr(self.base, "neg_image_rows", None) else None
+        if count is not None:  # NegCLIP's extra rows
+            sample.update(neg_images=[None] * count, neg_image_captions=[None] * count,
+                          neg_image_negatives=[None] * count)
+        return sample
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
         index, epoch = _key(key)
@@ -187,17 +223,34 @@ class TripletDataset(Dataset[dict[str, Any]]):
         item["neg_image_negatives"], item["neg_image_negative_mask"] = negative_tokens, negative_mask
 
 
-def collate_triplets(samples: list[dict[str, Any]]) -> dict[str, Any]:
-    """Stack the good samples; keep the skip markers as `skipped` and per-item issues as `issues` (kind, location)."""
+def collate_triplets(samples: list[dict[str, Any]], blank: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Stack the samples, an unreadable one as a blank row in its place; `sample_mask` [B] says which rows hold a
+    sample and `valid_samples` (an int) how many; the skip markers go to `skipped` and per-item issues to `issues`
+    (kind, location).
+
+    The blank row is a zeroed copy of a good sample of the batch, else `blank` (`TripletDataset.blank()`); a batch
+    with neither (every sample unreadable, no `blank`) holds only `skipped`, `issues` and `valid_samples` = 0.
+    """
     good = [s for s in samples if "skipped" not in s]
     skipped = [(s["skipped"], s["location"]) for s in samples if "skipped" in s]
     issues = [issue for sample in good for issue in sample.pop("issues", [])]
     batch: dict[str, Any] = {}
-    if good:
-        batch = {key: torch.stack([s[key] for s in good]) for key in good[0]}
+    template = good[0] if good else blank
+    if template is not None:
+        filler = blank if blank is not None and not good else _blank_like(template)
+        rows = [filler if "skipped" in s else s for s in samples]
+        batch = {key: torch.stack([row[key] for row in rows]) for key in template}
+        batch["sample_mask"] = torch.tensor(["skipped" not in s for s in samples], dtype=torch.bool)
         # One text pass encodes captions and negatives together: cut them to the batch's longest real sequence
         # here, on the CPU, so the training step needs no host-device sync to do it (encoding.py).
         trim_token_columns(batch, ("captions", "negatives", "neg_image_captions", "neg_image_negatives"))
+    batch["valid_samples"] = len(good)
     batch["skipped"] = skipped
     batch["issues"] = issues
     return batch
+
+
+def _blank_like(item: dict[str, Any]) -> dict[str, Any]:
+    """A blank row shaped like `item`: zeros, masks False, `index` -1."""
+    return {key: torch.full_like(value, -1) if key == "index" else torch.zeros_like(value)
+            for key, value in item.items()}

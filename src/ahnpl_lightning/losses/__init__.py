@@ -3,8 +3,8 @@
 One concept per file: :mod:`.contrastive` (L_itc), :mod:`.image_negatives` (image negatives from text negatives),
 :mod:`.multimodal` (L_mhn), :mod:`.margin_hinge` (L_dm), :mod:`.positive` (L_pos), :mod:`.ceclip` (CE-CLIP's
 intra-modal term), :mod:`.gather` (distributed gather with gradients), :mod:`.finite` (NaN checks),
-:mod:`.diagnostics`, :mod:`.formulation` (our computation) and :mod:`.released` (the authors'), composed by
-:class:`AHNPLLoss` in :mod:`.ahnpl`.
+:mod:`.diagnostics`, :mod:`.rows` (padding rows that every term ignores), :mod:`.formulation` (our computation) and
+:mod:`.released` (the authors'), composed by :class:`AHNPLLoss` in :mod:`.ahnpl`.
 """
 
 from ahnpl_lightning.losses.ahnpl import DEFAULT_NEGATIVE_TYPES, FORMULATIONS, TERMS, AHNPLLoss
@@ -18,6 +18,7 @@ from ahnpl_lightning.losses.margin_hinge import margin_hinge, valid_mean
 from ahnpl_lightning.losses.multimodal import hard_negative_ce, multimodal_image_loss, multimodal_text_loss
 from ahnpl_lightning.losses.positive import positive_margin_loss
 from ahnpl_lightning.losses.released import ReleasedFormulation, released_multimodal_loss
+from ahnpl_lightning.losses.rows import row_mean
 
 __all__ = [
     "DEFAULT_NEGATIVE_TYPES",
@@ -40,5 +41,6 @@ __all__ = [
     "perturb_images",
     "positive_margin_loss",
     "released_multimodal_loss",
+    "row_mean",
     "valid_mean",
 ]

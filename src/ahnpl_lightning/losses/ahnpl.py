@@ -14,28 +14,31 @@ Configurations (docs/METHOD.md §2.7):
 
 The loss variant is a strategy object (:data:`FORMULATIONS`), not a branch through the code. Distributed: when
 ``torch.distributed`` is initialised (and ``gather_distributed``), every rank gathers all features and masks with
-gradients and computes the loss of the whole global batch (:mod:`ahnpl_lightning.losses.gather`); ranks must agree on
-passing ``image_negative_features`` or not.
+gradients and computes the loss of the whole global batch (:mod:`ahnpl_lightning.losses.gather`); ranks must hold
+equally sized batches and agree on passing ``image_negative_features`` and ``sample_mask`` or not. Unequal numbers of
+samples (an unreadable image on one rank) are padding rows marked False in ``sample_mask``
+(:mod:`ahnpl_lightning.losses.rows`): the loss then equals that of one process holding only the valid rows.
 """
 
 from __future__ import annotations
 
 import inspect
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from ahnpl_lightning.data.negatives import NEGATIVE_TYPES
 from ahnpl_lightning.losses.ceclip import ceclip_intra_loss
 from ahnpl_lightning.losses.diagnostics import per_type_diagnostics
 from ahnpl_lightning.losses.formulation import Formulation
 from ahnpl_lightning.losses.gather import distributed_world_size, gather_mask, gather_with_grad
 from ahnpl_lightning.losses.image_negatives import ImageNegativeScheme, make_image_negatives
-from ahnpl_lightning.losses.margin_hinge import margin_hinge
+from ahnpl_lightning.losses.margin_hinge import margin_hinge, valid_mean
 from ahnpl_lightning.losses.positive import positive_margin_loss
 from ahnpl_lightning.losses.released import ReleasedFormulation
+from ahnpl_lightning.losses.rows import valid_rows_first, zero_padding
 from ahnpl_lightning.margin import LossVariant, MarginMode, PositiveMargin
+from ahnpl_lightning.types import NEGATIVE_TYPES
 
 DEFAULT_NEGATIVE_TYPES: tuple[str, ...] = NEGATIVE_TYPES  # the K axis order (docs/METHOD.md §1)
 TERMS: tuple[str, ...] = ("itc", "mhn_text", "mhn_image", "margin", "positive", "ceclip_intra", "ceclip_cross")
@@ -181,7 +184,7 @@ class AHNPLLoss(nn.Module):
 
     def _check_shapes(
         self, image: Tensor, text: Tensor, negatives: Tensor, mask: Tensor, image_negatives: Tensor | None,
-        image_mask: Tensor | None,
+        image_mask: Tensor | None, sample_mask: Tensor | None = None,
     ) -> None:
         b, d = image.shape
         k = len(self.negative_types)
@@ -196,6 +199,8 @@ class AHNPLLoss(nn.Module):
             problems.append(f"image_negative_features {tuple(image_negatives.shape)} != (B, K, D) = {(b, k, d)}")
         if image_mask is not None and image_mask.shape != (b, k):
             problems.append(f"image_negative_mask {tuple(image_mask.shape)} != (B, K) = {(b, k)}")
+        if sample_mask is not None and sample_mask.shape != (b,):
+            problems.append(f"sample_mask {tuple(sample_mask.shape)} != (B,) = {(b,)}")
         if image_mask is not None and image_negatives is None:
             problems.append("image_negative_mask given without image_negative_features")
         if problems:
@@ -219,38 +224,43 @@ class AHNPLLoss(nn.Module):
         logit_scale: Tensor | float,
         image_negative_features: Tensor | None = None,
         image_negative_mask: Tensor | None = None,
+        sample_mask: Tensor | None = None,
     ) -> dict[str, Tensor]:
         """Loss, raw terms and diagnostics for one (local) batch; see the class docstring for the keys.
 
         ``image_negative_features`` [B,K,D]: real image hard negatives aligned with the K text negatives, with their
         validity ``image_negative_mask`` [B,K] (default: ``negative_mask``). Where a real one is valid it is used on
         the image side of L_mhn; where it is not but the text negative is, the configured scheme makes one (when
-        ``perturbation``). Computed with autocast disabled, half-precision inputs upcast to float32.
+        ``perturbation``). ``sample_mask`` [B] (None: every row is a sample): False marks a padding row, which every
+        term, diagnostic and margin statistic ignores, as query and as candidate. Computed with autocast disabled,
+        half-precision inputs upcast to float32.
         """
         self._check_shapes(image_features, text_features, negative_features, negative_mask, image_negative_features,
-                           image_negative_mask)
+                           image_negative_mask, sample_mask)
         if image_negative_features is not None and image_negative_mask is None:
             image_negative_mask = negative_mask
         with torch.autocast(device_type=image_features.device.type, enabled=False):
-            v, t, tn, m, vn_real, vn_mask = self._gather(
+            v, t, tn, m, vn_real, vn_mask, rows = self._gather(
                 _upcast(image_features),
                 _upcast(text_features),
                 _upcast(negative_features),
                 negative_mask.bool(),
                 None if image_negative_features is None else _upcast(image_negative_features),
                 None if image_negative_mask is None else image_negative_mask.bool(),
+                None if sample_mask is None else sample_mask.bool(),
             )
             scale = _upcast(torch.as_tensor(logit_scale, device=v.device)).to(v.dtype)
-            return self._compute(v, t, tn, m, scale, vn_real, vn_mask)
+            return self._compute(v, t, tn, m, scale, vn_real, vn_mask, rows)
 
     def _image_negatives(
-        self, v: Tensor, t: Tensor, tn: Tensor, m: Tensor, vn_real: Tensor | None, vn_mask: Tensor | None
+        self, v: Tensor, t: Tensor, tn: Tensor, m: Tensor, vn_real: Tensor | None, vn_mask: Tensor | None,
+        rows: Tensor | None = None,
     ) -> tuple[Tensor, Tensor] | None:
         """The image side's negatives and validity: real ones where valid, made ones (the scheme) elsewhere."""
         made = None
         if self.perturbation:
             made = make_image_negatives(
-                self.image_negative_scheme, v, t, tn, m, self.perturbation_scale, self.renormalize
+                self.image_negative_scheme, v, t, tn, m, self.perturbation_scale, self.renormalize, rows
             )
         if vn_real is None or vn_mask is None:
             return made
@@ -258,12 +268,31 @@ class AHNPLLoss(nn.Module):
             return vn_real, vn_mask
         return torch.where(vn_mask[..., None], vn_real, made[0]), vn_mask | made[1]
 
+    def _drop_padding(
+        self, v: Tensor, t: Tensor, tn: Tensor, m: Tensor, vn_real: Tensor | None, vn_mask: Tensor | None,
+        rows: Tensor,
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor | None, Tensor | None, Tensor]:
+        """Padding rows selected to zero and out of every mask; valid rows first when the formulation needs it."""
+        if self.formulation.row_order_matters:
+            order = valid_rows_first(rows)
+            v, t, tn, m, rows = v[order], t[order], tn[order], m[order], rows[order]
+            vn_real, vn_mask = (None if x is None else x[order] for x in (vn_real, vn_mask))
+        v, t, tn = zero_padding(v, rows), zero_padding(t, rows), zero_padding(tn, rows)
+        m = m & rows[:, None]
+        if vn_real is not None and vn_mask is not None:
+            vn_real, vn_mask = zero_padding(vn_real, rows), vn_mask & rows[:, None]
+        return v, t, tn, m, vn_real, vn_mask, rows
+
     def _compute(
-        self, v: Tensor, t: Tensor, tn: Tensor, m: Tensor, s: Tensor, vn_real: Tensor | None, vn_mask: Tensor | None
+        self, v: Tensor, t: Tensor, tn: Tensor, m: Tensor, s: Tensor, vn_real: Tensor | None, vn_mask: Tensor | None,
+        rows: Tensor | None = None,
     ) -> dict[str, Tensor]:
-        """All terms on the (gathered) global batch, each computed by :attr:`formulation` (docs/METHOD.md §2-3)."""
+        """All terms on the (gathered) global batch, each computed by :attr:`formulation` (docs/METHOD.md §2-3);
+        ``rows`` [B] marks the rows that hold samples (None: all)."""
         rule = self.formulation
         zero = v.new_zeros(())
+        if rows is not None:
+            v, t, tn, m, vn_real, vn_mask, rows = self._drop_padding(v, t, tn, m, vn_real, vn_mask, rows)
         tn = rule.valid_only(tn, m)
         if vn_real is not None and vn_mask is not None:
             vn_real = rule.valid_only(vn_real, vn_mask)
@@ -273,37 +302,39 @@ class AHNPLLoss(nn.Module):
         n = s * torch.einsum("bd,bkd->bk", v, tn)  # [B,K]
 
         if self.itc_weight > 0:
-            terms["itc"] = rule.itc(v, t, s, tn if self.itc_negatives else None, m)
+            terms["itc"] = rule.itc(v, t, s, tn if self.itc_negatives else None, m, rows)
 
         if self.mhn_weight > 0:
-            terms["mhn_text"] = rule.mhn_text(g, n, t, tn, m, s)
-            image_side = self._image_negatives(v, t, tn, m, vn_real, vn_mask) if self.mhn_image_weight > 0 else None
+            terms["mhn_text"] = rule.mhn_text(g, n, t, tn, m, s, rows)
+            image_side = (self._image_negatives(v, t, tn, m, vn_real, vn_mask, rows)
+                          if self.mhn_image_weight > 0 else None)
             if image_side is not None:
-                terms["mhn_image"] = rule.mhn_image(g, v, t, image_side[0], image_side[1], s)
-                image_valid = image_side[1].float().mean()
+                terms["mhn_image"] = rule.mhn_image(g, v, t, image_side[0], image_side[1], s, rows)
+                image_valid = (image_side[1].float().mean() if rows is None
+                               else valid_mean(image_side[1].float(), rows[:, None].expand_as(image_side[1])))
 
         margin_on = self.margin_weight > 0 or self.ceclip_cross_weight > 0
-        theta = self.margin(g, n, m) if margin_on else self.margin.theta.detach().clone()
-        hinge = margin_hinge(theta, g, n, m)  # [B,K], exactly zero at invalid entries
+        theta = self.margin(g, n, m, rows) if margin_on else self.margin.theta.detach().clone()
+        hinge = margin_hinge(theta, g, n, m)  # [B,K], exactly zero at invalid entries (and padding rows)
         if margin_on:
-            dm = rule.margin_loss(hinge, m)
+            dm = rule.margin_loss(hinge, m, rows)
             if self.margin_weight > 0:
                 terms["margin"] = dm
             if self.ceclip_cross_weight > 0:
                 terms["ceclip_cross"] = dm
 
         if self.positive_weight > 0:
-            alpha = self.positive_margin(g)
-            terms["positive"] = positive_margin_loss(g, alpha)
+            alpha = self.positive_margin(g, rows)
+            terms["positive"] = positive_margin_loss(g, alpha, rows)
         else:
             alpha = self.positive_margin.alpha.detach().clone()
 
         if self.ceclip_intra_weight > 0:
-            terms["ceclip_intra"] = ceclip_intra_loss(g, t, tn, s, rule.intra_mask(m))
+            terms["ceclip_intra"] = ceclip_intra_loss(g, t, tn, s, rule.intra_mask(m, rows), rows)
 
         weights = self.term_weights
         out: dict[str, Tensor] = {"loss": sum((weights[name] * terms[name] for name in TERMS), zero)}
         out.update(terms)
-        out.update(per_type_diagnostics(self.negative_types, g, n, m, theta, hinge, alpha))
+        out.update(per_type_diagnostics(self.negative_types, g, n, m, theta, hinge, alpha, rows))
         out["image_negative_valid"] = image_valid.detach()  # share of (i, k) with an image negative on the image side
         return out

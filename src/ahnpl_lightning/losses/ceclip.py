@@ -10,12 +10,15 @@ from __future__ import annotations
 from torch import Tensor
 
 from ahnpl_lightning.losses.multimodal import hard_negative_ce
+from ahnpl_lightning.losses.rows import row_mean
 
 
 def ceclip_intra_loss(
-    pos_scores: Tensor, text_features: Tensor, negative_features: Tensor, logit_scale: Tensor, mask: Tensor
+    pos_scores: Tensor, text_features: Tensor, negative_features: Tensor, logit_scale: Tensor, mask: Tensor,
+    rows: Tensor | None = None,
 ) -> Tensor:
-    """mean_i CE([g_i, s<t_i, t_jk> over all (j, k) kept by ``mask``], 0); ``mask`` is [B, B*K] (row i's columns)."""
+    """mean_i CE([g_i, s<t_i, t_jk> over all (j, k) kept by ``mask``], 0); ``mask`` is [B, B*K] (row i's columns);
+    the mean runs over the valid rows ``rows`` [B] (None: all)."""
     d = text_features.shape[1]
     text_neg = logit_scale * text_features @ negative_features.reshape(-1, d).T  # [B, B*K]
-    return hard_negative_ce(pos_scores, text_neg, mask).mean()
+    return row_mean(hard_negative_ce(pos_scores, text_neg, mask), rows)

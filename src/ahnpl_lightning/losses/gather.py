@@ -4,7 +4,9 @@
 ``world_size`` times the gradient of the global loss through its own rows; DDP's averaging divides by ``world_size``
 again, and ``logit_scale`` (used directly on every rank) gets the plain gradient on each rank. Loss and gradients
 therefore equal those of one process holding the global batch (tested in ``tests/test_losses_ddp.py``). Ranks must hold
-equally sized local batches (Lightning's ``DistributedSampler`` pads shards to equal length).
+equally sized local batches: the sampler gives every rank the same number of samples, and an unreadable one stays in
+its batch as a padding row (``sample_mask`` False, :mod:`ahnpl_lightning.losses.rows`), so the blocks stay equal and
+the loss equals that of one process holding the valid rows only.
 """
 
 from __future__ import annotations

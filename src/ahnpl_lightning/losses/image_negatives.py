@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 ImageNegativeScheme = Literal["translate", "reflect", "retrieve"]
-SchemeFn = Callable[[Tensor, Tensor, Tensor, Tensor, float, bool], tuple[Tensor, Tensor]]
+SchemeFn = Callable[..., tuple[Tensor, Tensor]]  # (v, t, tn, m, scale, renormalize, rows=None)
 
 
 def perturb_images(
@@ -58,36 +58,42 @@ def reflect_images(image_features: Tensor, text_features: Tensor, negative_featu
 
 
 def retrieve_images(
-    image_features: Tensor, text_features: Tensor, negative_features: Tensor, negative_mask: Tensor
+    image_features: Tensor, text_features: Tensor, negative_features: Tensor, negative_mask: Tensor,
+    rows: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """For each (i, k), the batch image j != i whose caption is nearest t_ik (eq. 14): ([B,K,D], validity [B,K]).
 
     Valid when the text negative is, and t_j is no farther from t_ik than t_i is (<t_j, t_ik> >= <t_i, t_ik>) and
     nearer t_ik than t_i (<t_j, t_ik> > <t_j, t_i>). The choice is made without gradient; the gradient reaches image
-    j's encoder through v_j.
+    j's encoder through v_j. Padding rows (``rows`` False) are never retrieved.
     """
     b = image_features.shape[0]
     with torch.no_grad():
         t, tn = text_features.detach(), negative_features.detach()
         to_negative = torch.einsum("jd,ikd->ikj", t, tn)  # <t_j, t_ik> [B,K,B]
-        self_pair = torch.eye(b, dtype=torch.bool, device=t.device)[:, None, :]
-        best, index = to_negative.masked_fill(self_pair, float("-inf")).max(dim=-1)  # [B,K]
+        excluded = torch.eye(b, dtype=torch.bool, device=t.device)[:, None, :]
+        if rows is not None:
+            excluded = excluded | ~rows[None, None, :]
+        best, index = to_negative.masked_fill(excluded, float("-inf")).max(dim=-1)  # [B,K]
         to_positive = (t[index] * t[:, None, :]).sum(-1)  # <t_j*, t_i>
         own = torch.einsum("id,ikd->ik", t, tn)  # <t_i, t_ik>
         valid = negative_mask & (best >= own) & (best > to_positive) & torch.isfinite(best)
     return image_features[index], valid
 
 
-def _translate(v: Tensor, t: Tensor, tn: Tensor, m: Tensor, scale: float, renormalize: bool) -> tuple[Tensor, Tensor]:
+def _translate(v: Tensor, t: Tensor, tn: Tensor, m: Tensor, scale: float, renormalize: bool,
+               rows: Tensor | None = None) -> tuple[Tensor, Tensor]:
     return perturb_images(v, t, tn, scale, renormalize), m
 
 
-def _reflect(v: Tensor, t: Tensor, tn: Tensor, m: Tensor, scale: float, renormalize: bool) -> tuple[Tensor, Tensor]:
+def _reflect(v: Tensor, t: Tensor, tn: Tensor, m: Tensor, scale: float, renormalize: bool,
+             rows: Tensor | None = None) -> tuple[Tensor, Tensor]:
     return reflect_images(v, t, tn), m
 
 
-def _retrieve(v: Tensor, t: Tensor, tn: Tensor, m: Tensor, scale: float, renormalize: bool) -> tuple[Tensor, Tensor]:
-    return retrieve_images(v, t, tn, m)
+def _retrieve(v: Tensor, t: Tensor, tn: Tensor, m: Tensor, scale: float, renormalize: bool,
+              rows: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    return retrieve_images(v, t, tn, m, rows)
 
 
 IMAGE_NEGATIVE_SCHEMES: dict[str, SchemeFn] = {"translate": _translate, "reflect": _reflect, "retrieve": _retrieve}
@@ -95,14 +101,18 @@ IMAGE_NEGATIVE_SCHEMES: dict[str, SchemeFn] = {"translate": _translate, "reflect
 
 def make_image_negatives(
     scheme: str, image_features: Tensor, text_features: Tensor, negative_features: Tensor, negative_mask: Tensor,
-    scale: float = 1.0, renormalize: bool = True,
+    scale: float = 1.0, renormalize: bool = True, rows: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Image negatives [B,K,D] and their validity [B,K] by the named scheme of :data:`IMAGE_NEGATIVE_SCHEMES`.
 
-    ``scale`` (gamma) and ``renormalize`` apply to ``translate`` only.
+    ``scale`` (gamma) and ``renormalize`` apply to ``translate`` only; ``rows`` [B] (None: all) are the rows that
+    hold samples (a scheme must not build an image negative from a padding row; ``negative_mask`` already excludes
+    padding rows as anchors).
     """
     try:
         build = IMAGE_NEGATIVE_SCHEMES[scheme]
     except KeyError:
         raise ValueError(f"unknown image negative scheme {scheme!r}; one of {sorted(IMAGE_NEGATIVE_SCHEMES)}") from None
-    return build(image_features, text_features, negative_features, negative_mask, scale, renormalize)
+    if rows is None:
+        return build(image_features, text_features, negative_features, negative_mask, scale, renormalize)
+    return build(image_features, text_features, negative_features, negative_mask, scale, renormalize, rows=rows)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ahnpl_lightning.losses.rows import row_mean
+
 
 def hard_negative_ce(pos_logits: Tensor, neg_logits: Tensor, mask: Tensor) -> Tensor:
     """Per-row cross-entropy with the positive at index 0 over [pos, valid negatives]: [B].
@@ -21,17 +23,20 @@ def hard_negative_ce(pos_logits: Tensor, neg_logits: Tensor, mask: Tensor) -> Te
     return torch.logsumexp(logits, dim=1) - pos_logits
 
 
-def multimodal_text_loss(pos_scores: Tensor, neg_scores: Tensor, mask: Tensor) -> Tensor:
-    """Text side of L_mhn (eq. 3): mean_i CE([g_i, n_ik (valid k)], 0) with g = s<v,t> [B], n = s<v,t_k> [B,K]."""
-    return hard_negative_ce(pos_scores, neg_scores, mask).mean()
+def multimodal_text_loss(pos_scores: Tensor, neg_scores: Tensor, mask: Tensor, rows: Tensor | None = None) -> Tensor:
+    """Text side of L_mhn (eq. 3): mean_i CE([g_i, n_ik (valid k)], 0) with g = s<v,t> [B], n = s<v,t_k> [B,K];
+    the mean runs over the valid rows ``rows`` [B] (None: all)."""
+    return row_mean(hard_negative_ce(pos_scores, neg_scores, mask), rows)
 
 
 def multimodal_image_loss(
-    text_features: Tensor, pos_scores: Tensor, image_negatives: Tensor, mask: Tensor, logit_scale: Tensor
+    text_features: Tensor, pos_scores: Tensor, image_negatives: Tensor, mask: Tensor, logit_scale: Tensor,
+    rows: Tensor | None = None,
 ) -> Tensor:
     """Image side of L_mhn (eq. 4): mean_i CE([s<t_i,v_i>, s<t_i, v-_ik> (valid k)], 0).
 
-    ``pos_scores`` = s<t_i, v_i> [B], ``image_negatives`` v-_ik [B,K,D], ``mask`` their validity [B,K].
+    ``pos_scores`` = s<t_i, v_i> [B], ``image_negatives`` v-_ik [B,K,D], ``mask`` their validity [B,K]; the mean
+    runs over the valid rows ``rows`` [B] (None: all).
     """
     neg_scores = logit_scale * torch.einsum("bd,bkd->bk", text_features, image_negatives)
-    return hard_negative_ce(pos_scores, neg_scores, mask).mean()
+    return row_mean(hard_negative_ce(pos_scores, neg_scores, mask), rows)

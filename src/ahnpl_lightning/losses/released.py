@@ -9,6 +9,10 @@ Selected with ``AHNPLLoss(loss_variant="released", renormalize=False)``. What di
   (:class:`~ahnpl_lightning.margin.ReleasedAdaptiveMargin`);
 * the positive margin never runs.
 
+Padding rows (``rows`` False) are dropped as in one process holding only the valid rows: the loss puts the valid
+rows first (:attr:`ReleasedFormulation.row_order_matters`), so the released labels ``arange(B)`` of the valid rows
+are those of that process, and padding rows are neither queries nor candidates.
+
 ``benchmarks/loss.py`` restates the released loss step for step; ``tests/test_losses.py`` checks both agree.
 """
 
@@ -23,23 +27,36 @@ from torch import Tensor
 
 from ahnpl_lightning.losses.contrastive import contrastive_loss
 from ahnpl_lightning.losses.formulation import Formulation
+from ahnpl_lightning.losses.rows import row_mean
 from ahnpl_lightning.margin import AdaptiveMargin, MarginMode, ReleasedAdaptiveMargin
 
 if TYPE_CHECKING:
     from ahnpl_lightning.losses.ahnpl import AHNPLLoss
 
 
-def released_multimodal_loss(anchors: Tensor, negatives: Tensor, logit_scale: Tensor) -> Tensor:
-    """CE(s * anchors @ flat(negatives)^T, arange(B)): the released L_mhn side ([B,D] anchors, [B,K,D] negatives)."""
+def released_multimodal_loss(
+    anchors: Tensor, negatives: Tensor, logit_scale: Tensor, rows: Tensor | None = None
+) -> Tensor:
+    """CE(s * anchors @ flat(negatives)^T, arange(B)): the released L_mhn side ([B,D] anchors, [B,K,D] negatives).
+
+    ``rows`` [B] (None: all): valid rows, which must come first; the negatives of padding rows are masked out of
+    the columns and the mean runs over the valid rows, as if the batch held the valid rows only.
+    """
     b, d = anchors.shape
     labels = torch.arange(b, device=anchors.device)
-    return F.cross_entropy(logit_scale * anchors @ negatives.reshape(-1, d).T, labels)
+    logits = logit_scale * anchors @ negatives.reshape(-1, d).T
+    if rows is None:
+        return F.cross_entropy(logits, labels)
+    columns = rows[:, None].expand(negatives.shape[:2]).reshape(-1)
+    logits = logits.masked_fill(~columns[None, :], torch.finfo(logits.dtype).min)
+    return row_mean(F.cross_entropy(logits, labels, reduction="none"), rows)
 
 
 class ReleasedFormulation(Formulation):
     """The released computation of each term (see the module docstring)."""
 
     name = "released"
+    row_order_matters = True  # its L_mhn labels row i with column i
 
     def validate(self, loss: AHNPLLoss) -> None:
         uses_k = {"mhn_weight": loss.mhn_weight, "margin_weight": loss.margin_weight,
@@ -77,18 +94,26 @@ class ReleasedFormulation(Formulation):
         """As released: invalid negatives keep their features (its ITC and L_mhn score every negative)."""
         return features
 
-    def itc(self, v: Tensor, t: Tensor, s: Tensor, negatives: Tensor | None, mask: Tensor) -> Tensor:
-        return contrastive_loss(v, t, s, negatives, None)
+    def itc(self, v: Tensor, t: Tensor, s: Tensor, negatives: Tensor | None, mask: Tensor,
+            rows: Tensor | None = None) -> Tensor:
+        return contrastive_loss(v, t, s, negatives, None, rows)
 
-    def mhn_text(self, g: Tensor, n: Tensor, t: Tensor, tn: Tensor, mask: Tensor, s: Tensor) -> Tensor:
-        return released_multimodal_loss(t, tn, s)
+    def mhn_text(self, g: Tensor, n: Tensor, t: Tensor, tn: Tensor, mask: Tensor, s: Tensor,
+                 rows: Tensor | None = None) -> Tensor:
+        return released_multimodal_loss(t, tn, s, rows)
 
-    def mhn_image(self, g: Tensor, v: Tensor, t: Tensor, vn: Tensor, mask: Tensor, s: Tensor) -> Tensor:
-        return released_multimodal_loss(v, vn, s)
+    def mhn_image(self, g: Tensor, v: Tensor, t: Tensor, vn: Tensor, mask: Tensor, s: Tensor,
+                  rows: Tensor | None = None) -> Tensor:
+        return released_multimodal_loss(v, vn, s, rows)
 
-    def margin_loss(self, hinge: Tensor, mask: Tensor) -> Tensor:
-        return hinge.mean()
+    def margin_loss(self, hinge: Tensor, mask: Tensor, rows: Tensor | None = None) -> Tensor:
+        """The hinge averaged over every (i, k) of the valid rows, masked entries (exactly 0) included."""
+        if rows is None:
+            return hinge.mean()
+        return row_mean(hinge.mean(dim=1), rows)
 
-    def intra_mask(self, mask: Tensor) -> Tensor:
+    def intra_mask(self, mask: Tensor, rows: Tensor | None = None) -> Tensor:
         b = mask.shape[0]
-        return torch.ones((b, mask.numel()), dtype=torch.bool, device=mask.device)
+        if rows is None:
+            return torch.ones((b, mask.numel()), dtype=torch.bool, device=mask.device)
+        return rows[:, None].expand(mask.shape).reshape(1, -1).expand(b, -1)

@@ -97,30 +97,7 @@ def run(quick: bool, device: str) -> list[Figure]:
         for n in (0, 1, 2)
     ]
 
-    neg = negatives.bench_negatives(n=1000 if quick else 5000)
-    figures += [
-        Figure("negatives: warm captions / CPU-second", neg["warm_captions_per_cpu_s"], 2000, ">=", unit="/s"),
-        Figure("negatives: cold captions / CPU-second (501 COCO)", neg["cold_captions_per_cpu_s"], None, unit="/s",
-               note="nearly every word a first WordNet look-up"),
-    ]
-    if not quick:
-        coco = negatives.estimate_coco_train()
-        figures.append(Figure("negatives: COCO train (414k) with 2 workers, estimated",
-                              coco["coco_train_seconds_estimate"], 120, "<=", unit=" s",
-                              note=f"{coco['coco_train_captions_per_cpu_s_estimate']:.0f} captions/CPU-s incl. each "
-                                   "worker's first look-ups of a COCO-sized vocabulary"))
-    quality = negatives.quality_report()
-    figures += [
-        Figure("negatives: COCO captions with a noun negative", quality["noun_coverage"], 0.97, ">=", unit=""),
-        Figure("negatives: COCO 2+-noun captions with a relation negative",
-               quality["relation_coverage_2plus_nouns"], 0.80,
-               ">=", unit=""),
-        Figure("negatives: emitted negatives differing from the caption", quality["differs_fraction"], 1.0, ">=",
-               unit=""),
-    ]
-    oracle = negatives_world_oracle(400 if quick else 1500)
-    figures.append(Figure("negatives on the world: parseable negatives false", oracle["false_rate"], 0.99, ">=",
-                          unit="", note=f"{oracle['parseable']} parseable of {oracle['emitted']} emitted"))
+    figures += [Figure(**f) for f in negatives.bench_figures(quick)]
 
     render = world.bench_render(seconds=1.0 if quick else 3.0)
     figures.append(Figure("world rendering, 64 px, one core", render["images_per_s"], 2000, ">=", unit="img/s"))
@@ -141,28 +118,6 @@ def run(quick: bool, device: str) -> list[Figure]:
                               ">=", unit="", note=f"exit {res['returncode']} in {res['seconds']:.0f} s; "
                                                   f"eval JSONs {res['eval_json']}"))
     return figures
-
-
-def negatives_world_oracle(n: int) -> dict[str, float]:
-    """The WordNet generator on world captions, judged by the world's oracle (issue 4's >= 99% false target).
-
-    Negatives outside the world's grammar (e.g. 'cube', a shape the world does not have) cannot be judged and are
-    reported separately."""
-    from ahnpl_lightning.data.negatives import NEGATIVE_TYPES, NegativeGenerator
-    from ahnpl_lightning.data.world import World
-
-    world, generator = World(), NegativeGenerator(seed=0)
-    emitted = parseable = false = 0
-    for index in range(n):
-        sample = world.sample(index, "train")
-        for kind, text in generator.generate(sample["caption"]).items():
-            if kind not in NEGATIVE_TYPES or text is None:
-                continue
-            emitted += 1
-            verdict = world.verify(text, sample["scene"])
-            parseable += verdict is not None
-            false += verdict is False
-    return {"emitted": emitted, "parseable": parseable, "false_rate": false / max(1, parseable)}
 
 
 def render_table(figures: list[Figure]) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from ahnpl_lightning.evaluation import aro, sugarcrepe
+from ahnpl_lightning.evaluation.benchmarks import aro, sugarcrepe
 from benchmarks import SHARED_DATA
 from ahnpl_lightning.evaluation.scoring import ChoiceItem, ModelEncoder, encode_distinct
 from ahnpl_lightning.model import create_model_and_transforms
@@ -81,7 +81,7 @@ def bench_eval(n_images: int = 256, n_captions: int = 1024, batch_size: int = 64
         out["real_swap_att"] = encode_counts(sugarcrepe.load_subset(real, Path("val2017")))
     coco = SHARED / "coco" / "coco_karpathy_test_first100.json"
     if coco.is_file():  # COCO-Order: one item per caption, so each image recurs ~5 times
-        from ahnpl_lightning.data.negatives import order_perturbations
+        from ahnpl_lightning.evaluation.perturbations import order_perturbations
 
         order_items = aro.load_order_items(coco, coco.parent, "coco_order", order_perturbations)
         out["real_coco_order_first100"] = encode_counts(order_items)

@@ -1,4 +1,4 @@
-"""Time AHNPLLoss forward+backward against a re-implementation of the authors' released loss (REFERENCE.md 3).
+"""Time AHNPLLoss forward+backward against a re-implementation of the authors' released loss (docs/METHOD.md §3).
 
 ``released_naive`` restates, step for step, the single-process branch of the released ``Clip_DALoss`` with the
 recipe's flags (hard negatives in the ITC, margin loss, multimodal negative loss): concatenated caption/negative

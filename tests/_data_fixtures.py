@@ -28,7 +28,7 @@ def make_image(path: Path, seed: int, size: int = 16) -> None:
     Image.fromarray(pixels).save(path)
 
 
-def corrupt_image(path: Path) -> None:
+def unreadable_image(path: Path) -> None:
     """Bytes that are not an image, under an image name."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
@@ -57,7 +57,7 @@ CAPTIONS = [
 
 
 def coco_fixture(root: Path) -> dict[str, Any]:
-    """captions_train2014.json: 6 images x 2 captions; image 4 missing, image 5 corrupt, 2 malformed annotations."""
+    """captions_train2014.json: 6 images x 2 captions; image 4 missing, image 5 unreadable, 2 malformed annotations."""
     images_dir = root / "train2014"
     images, annotations = [], []
     for i in range(6):
@@ -66,7 +66,7 @@ def coco_fixture(root: Path) -> dict[str, Any]:
         if i == 4:
             pass  # missing on disk
         elif i == 5:
-            corrupt_image(images_dir / name)
+            unreadable_image(images_dir / name)
         else:
             make_image(images_dir / name, i)
         for j in range(2):
@@ -76,7 +76,7 @@ def coco_fixture(root: Path) -> dict[str, Any]:
     annotations.append({"id": 901, "image_id": 77, "caption": "an unknown image"})  # unknown image id
     path = root / "captions_train2014.json"
     path.write_text(json.dumps({"images": images, "annotations": annotations}))
-    return {"annotations": path, "image_root": images_dir, "good": 8, "missing_image": 2, "corrupt_image": 2,
+    return {"annotations": path, "image_root": images_dir, "good": 8, "missing_image": 2, "unreadable_image": 2,
             "malformed": {"malformed_missing_caption": 1, "malformed_unknown_image_id": 1}}
 
 

@@ -209,3 +209,53 @@ def test_reader_reads_a_real_short_fit(tmp_path: Path) -> None:
     assert A.series(df, f"ahnpl/{run.name}", "train/loss").index.tolist() == [0, 1, 2]
     assert A.negative_types(df) == ["relation", "adj_swap", "adj", "noun", "verb"]
     assert os.listdir(run)  # event file present
+
+
+def test_smoothing_is_tensorboards_debiased_ema() -> None:
+    import pandas as pd
+
+    values = pd.Series([1.0, 3.0, float("nan"), 2.0], index=[0, 1, 2, 3])
+    out = A.smooth(values, 0.5)
+    # TensorBoard: last = last * w + (1 - w) * v; shown = last / (1 - w ** n) over the n finite points so far
+    assert out.tolist()[:2] == [1.0, (0.5 * 0.5 * 1 + 0.5 * 3) / (1 - 0.25)]
+    assert pd.isna(out.iloc[2]) and out.index.tolist() == [0, 1, 2, 3]
+    last = 0.5 * (0.25 * 1 + 0.5 * 3) + 0.5 * 2
+    assert out.iloc[3] == pytest.approx(last / (1 - 0.125))
+    assert A.smooth(values, 0.0) is values
+    with pytest.raises(ValueError, match="smoothing"):
+        A.smooth(values, 1.0)
+
+
+def test_smoothing_draws_the_smoothed_trace_over_the_raw_one(tmp_path: Path) -> None:
+    write_run(tmp_path / "runs" / "ahnpl" / "version_0", eval_tags=False)
+    frame = A.load_runs([tmp_path / "runs"])
+    raw = A.plot_margin_dynamics(frame)
+    smoothed = A.plot_margin_dynamics(frame, smoothing=0.6)
+    margin_axes = (raw.axes[0], smoothed.axes[0])  # theta of the first type
+    assert [len(ax.lines) for ax in margin_axes] == [1, 2]
+    faint, line = smoothed.axes[0].lines
+    assert faint.get_alpha() == A.plots.RAW_ALPHA and line.get_alpha() is None
+    assert list(line.get_ydata()) == pytest.approx(list(A.smooth(pd_series(faint), 0.6)))
+    written = A.plot_run(frame, "ahnpl/version_0", tmp_path / "figures", smoothing=0.6)
+    assert len(written) == len(A.FIGURES)
+
+
+def pd_series(line: object) -> object:
+    import pandas as pd
+
+    return pd.Series(line.get_ydata(), index=line.get_xdata())  # type: ignore[attr-defined]
+
+
+def test_relative_run_and_figure_paths_are_taken_from_the_repository_root(monkeypatch: pytest.MonkeyPatch,
+                                                                        tmp_path: Path) -> None:
+    monkeypatch.setenv("AHNPL_RUNS", "runs/ahnpl, /abs/run")
+    assert A.resolve_runs(A.runs_from_env([]), tmp_path) == [tmp_path / "runs" / "ahnpl", Path("/abs/run")]
+    monkeypatch.setenv("AHNPL_FIGURES", "out/figures")
+    assert A.figures_dir(tmp_path) == tmp_path / "out" / "figures"
+    monkeypatch.delenv("AHNPL_SMOOTHING", raising=False)
+    assert A.smoothing_from_env(0.3) == 0.3
+    monkeypatch.setenv("AHNPL_SMOOTHING", "0.6")
+    assert A.smoothing_from_env() == 0.6
+    monkeypatch.setenv("AHNPL_SMOOTHING", "1.5")
+    with pytest.raises(ValueError, match="AHNPL_SMOOTHING"):
+        A.smoothing_from_env()

@@ -119,3 +119,40 @@ def test_every_config_stacks_on_the_default(stack: list[str], capsys: pytest.Cap
     out = capsys.readouterr().out
     if "configs/recipes/vitb32_paper.yaml" in stack:
         assert "model_name: ViT-B-32-quickgelu" in out and "lr: 2.0e-05" in out and "batch_size: 128" in out
+
+
+def test_last_ckpt_holds_the_latest_state_past_a_non_improving_epoch(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """configs/ahnpl.yaml's checkpointing: with lr 0 the monitored metric never improves after epoch 0, yet
+    last.ckpt must hold the final step (Lightning's monitored `save_last` would keep epoch 0's). The tiny ViT has no
+    BatchNorm, so with lr 0 nothing at all changes (a BatchNorm tower would still move its running statistics)."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / "configs" / "ahnpl.yaml").read_text())
+    config["trainer"]["callbacks"] = [c for c in config["trainer"]["callbacks"]
+                                      if c["class_path"].endswith("ModelCheckpoint")]
+    path = tmp_path / "ckpt.yaml"
+    path.write_text(yaml.safe_dump(config))
+    args = fit_args(tmp_path, "--model.init_args.lr=0.0", "--trainer.max_steps=-1", "--trainer.max_epochs=3",
+                    "--trainer.limit_train_batches=2", "--model.init_args.model_name=AHNPL-Tiny-64",
+                    "--model.init_args.pretrained=null")
+    args[args.index("--config") + 1] = str(path)
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    folder = next(tmp_path.rglob("checkpoints"))
+    best = [p for p in folder.iterdir() if p.name != "last.ckpt"]
+    assert [p.name for p in best] == ["epoch=0-step=2.ckpt"]  # the metric never improved after epoch 0
+    assert torch.load(folder / "last.ckpt", map_location="cpu", weights_only=False)["global_step"] == 6
+    assert f"best checkpoint: {best[0]} (val/acc_hard_negative = " in out
+    assert f"last checkpoint: {folder / 'last.ckpt'} (step 6)" in out
+
+
+def test_null_reaches_a_source_argument_from_the_command_line(tmp_path: Path) -> None:
+    """jsonargparse turns `null` two subclass levels deep into the string "None"; the CLI keeps it None."""
+    for form in (["--data.init_args.source.init_args.val_annotations", "null"],
+                 ["--data.init_args.source.init_args.val_annotations=null", "--data.init_args.source.init_args.limit",
+                  "null"]):
+        run = cli.run_cli(["-c", CONFIG, "-c", str(ROOT / "configs" / "data" / "negclip.yaml"), *form,
+                           "--trainer.logger=false", "--trainer.callbacks=[]"], run=False)
+        assert run.datamodule.source.val_annotations is None and run.datamodule.source.limit is None
+        assert run.datamodule.source.annotations == "data/negclip/train_neg_clip.tsv"  # the rest is kept

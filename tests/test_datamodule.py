@@ -43,7 +43,8 @@ def drain(data: AHNPLDataModule, loader: Any) -> list[dict[str, Any]]:
 
 def test_negclip_batches_shapes_masks_and_skip_counts(tmp_path: Path) -> None:
     fx = negclip_fixture(tmp_path, rows=40)
-    source = NegCLIPSource(str(fx["annotations"]), str(fx["image_root"]), negatives="source", image_negatives=2)
+    source = NegCLIPSource(str(fx["annotations"]), str(fx["image_root"]), negatives="source", image_negatives=2,
+                           negative_draw="first")
     data = standalone(source, batch_size=8)
     data.setup("fit")
     batches = drain(data, data.train_dataloader())
@@ -57,11 +58,19 @@ def test_negclip_batches_shapes_masks_and_skip_counts(tmp_path: Path) -> None:
     assert first["negatives"].shape == (n, 5, length) and first["negative_mask"].shape == (n, 5)
     assert first["neg_images"].shape == (n, 2, 3, 8, 8) and first["neg_image_captions"].shape == (n, 2, length)
     # NegCLIP's own negatives fill only the relation slot; masked slots hold no tokens
-    assert first["negative_mask"].tolist() == [[True, False, False, False, False]] * n
+    real = first["sample_mask"]
+    assert first["negative_mask"][real].tolist() == [[True, False, False, False, False]] * int(real.sum())
     assert not first["negatives"][:, 1:].any()
     seen = []
     for batch in batches:
+        # an unreadable sample keeps its place as a blank row: every batch holds the 8 rows the sampler asked for
+        assert batch["images"].shape[0] == 8 and batch["valid_samples"] == int(batch["sample_mask"].sum())
+        blank = ~batch["sample_mask"]
+        assert (batch["index"][blank] == -1).all() and not batch["images"][blank].any()
+        assert not batch["negative_mask"][blank].any() and not batch["neg_image_mask"][blank].any()
         for row, index in enumerate(batch["index"].tolist()):
+            if index < 0:
+                continue
             seen.append(index)
             wanted = fx["neg_images"][index][:2]
             expected = [i < 40 and i not in fx["missing"] for i in wanted]
@@ -97,19 +106,31 @@ def test_bad_samples_are_markers_never_crashes() -> None:
     dataset = TripletDataset(Broken(), simple_transform, TOKENIZER)
     batch = collate_triplets([dataset[i] for i in range(3)])
     assert batch["skipped"] == [("OSError", "sample 0: disk on fire"), ("empty_caption", "broken.tsv:row 1")]
-    assert batch["images"].shape == (1, 3, 8, 8)
-    assert batch["negative_mask"].tolist() == [[False, False, False, True, False]]
+    # the bad samples keep their places as blank rows, marked in sample_mask
+    assert batch["images"].shape == (3, 3, 8, 8) and not batch["images"][:2].any()
+    assert batch["sample_mask"].tolist() == [False, False, True] and batch["valid_samples"] == 1
+    assert batch["negative_mask"].tolist() == [[False] * 5, [False] * 5, [False, False, False, True, False]]
+    assert batch["index"].tolist() == [-1, -1, 2]
+    # a batch of bad samples only: blank rows shaped like the dataset's items (`blank()`), or no rows without one
+    only_bad = [dataset[0], dataset[1]]
+    assert collate_triplets(only_bad)["valid_samples"] == 0 and "images" not in collate_triplets(only_bad)
+    padded = collate_triplets(only_bad, blank=dataset.blank())
+    assert padded["images"].shape == (2, 3, 8, 8) and not padded["sample_mask"].any()
+    assert padded["negatives"].shape[:2] == (2, 5) and padded["valid_samples"] == 0
 
 
-def test_coco_counts_missing_corrupt_and_malformed_rows(tmp_path: Path) -> None:
+def test_coco_counts_missing_unreadable_and_malformed_rows(tmp_path: Path) -> None:
     fx = coco_fixture(tmp_path)
     data = standalone(CocoSource(str(fx["annotations"]), str(fx["image_root"]),
                                  val_annotations=str(fx["annotations"]), negatives="none"), batch_size=4)
     with pytest.warns(UserWarning, match="malformed_missing_caption: 1 at captions_train2014.json:annotation 12"):
         data.setup("fit")
     batches = drain(data, data.val_dataloader())
-    assert sum(b["images"].shape[0] for b in batches if "images" in b) == fx["good"]
-    assert data.skipped == Counter({"missing_image": 2, "corrupt_image": 2, **fx["malformed"]})
+    assert sum(b["valid_samples"] for b in batches) == fx["good"]
+    assert sum(b["images"].shape[0] for b in batches) == sum(len(b["sample_mask"]) for b in batches)
+    assert data.skipped == Counter({"missing_image": 2, "unreadable_image": 2, **fx["malformed"]})
+    with pytest.warns(DeprecationWarning, match="'corrupt_image' is now called 'unreadable_image'"):
+        assert data.skipped["corrupt_image"] == 2  # the old name still reads
 
 
 def test_missing_source_fails_at_setup_with_path(tmp_path: Path) -> None:
@@ -259,7 +280,8 @@ def test_cli_fit_negclip_config_on_fixture(tmp_path: Path) -> None:
     assert run.trainer.global_step == 2
     assert (tmp_path / "negclip_train.negatives.parquet").exists()  # generated on first use
     skipped = run.datamodule.skipped
-    assert skipped["neg_image_out_of_range"] == 2 * sum(1 for negs in fx["neg_images"] for i in negs[:2] if i >= 12)
+    # random draws (NegCLIP's default) consider all 3 indices of a row; the file is read for train and for val
+    assert skipped["neg_image_out_of_range"] == 2 * sum(1 for negs in fx["neg_images"] for i in negs if i >= 12)
     assert skipped["missing_image"] >= 1
     assert "data/skipped_neg_image_out_of_range" in run.trainer.logged_metrics
 
@@ -297,3 +319,69 @@ def test_every_data_config_stacks_on_the_base_config(config: str, source: str,
     out = capsys.readouterr().out
     assert f"class_path: ahnpl_lightning.data.sources.{source}" in out
     assert "train_size" not in out  # the world's arguments do not leak into the file source
+
+
+class _Counterfactuals(Dataset):
+    """One sample whose text negatives are [T, F, T, T, F] and whose images exist only for negatives 0 and 3."""
+
+    def __len__(self) -> int:
+        return 1
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        from PIL import Image
+
+        picture = Image.new("RGB", (8, 8), "red")
+        return {"image": picture, "caption": "a red cube", "location": "world:0",
+                "negatives": {"relation": "a cube red", "adj_swap": None, "adj": "a blue cube", "noun": "a red ball",
+                              "verb": None},
+                "image_negatives": [picture, None, None, picture, None],
+                "image_negatives_valid": [True, False, False, True, False]}
+
+
+def test_image_negatives_have_their_own_mask_and_never_touch_the_text_mask() -> None:
+    """Regression: missing image negatives used to set the shared text mask to False in place ([T,F,T,T,F] became
+    [T,F,F,T,F], and all False over a source without counterfactual images), hiding text negatives from every term."""
+    with_images = TripletDataset(_Counterfactuals(), simple_transform, TOKENIZER)[0]
+    assert with_images["negative_mask"].tolist() == [True, False, True, True, False]
+    assert with_images["image_negative_mask"].tolist() == [True, False, False, True, False]
+    assert with_images["image_negatives"][[1, 2, 4]].abs().sum() == 0
+    class NoCounterfactuals(_Counterfactuals):
+        def __getitem__(self, index: int) -> dict[str, Any]:
+            sample = super().__getitem__(index)
+            del sample["image_negatives"], sample["image_negatives_valid"]
+            return sample
+
+    item = TripletDataset(NoCounterfactuals(), simple_transform, TOKENIZER, image_negatives=True)[0]
+    # asked for image negatives where the sample has none: zeros and an all-False image mask, the text mask intact
+    assert item["negative_mask"].tolist() == [True, False, True, True, False]
+    assert not item["image_negative_mask"].any()
+    batch = collate_triplets([with_images, TripletDataset(_Counterfactuals(), simple_transform, TOKENIZER)[0]])
+    assert batch["negative_mask"].tolist() == [[True, False, True, True, False]] * 2
+    assert batch["image_negative_mask"].shape == (2, 5)
+
+
+def test_image_negatives_are_switched_on_the_source_and_validated_at_setup(tmp_path: Path) -> None:
+    from ahnpl_lightning.data.sources import WorldSource
+
+    assert standalone(WorldSource(train_size=8, val_size=0, image_negatives=True)).has_image_negatives
+    assert not standalone(WorldSource(train_size=8, val_size=0)).has_image_negatives
+    fx = karpathy_fixture(tmp_path)
+    with pytest.warns(DeprecationWarning, match="image negatives are switched on the source"):
+        data = standalone(KarpathySource(str(fx["annotations"]), str(fx["image_root"]), negatives="none"),
+                          image_negatives=True)
+    with pytest.raises(Exception, match="KarpathySource has no image hard negatives") as info:
+        data.setup("fit")
+    from ahnpl_lightning.data.errors import DataError
+
+    assert isinstance(info.value, DataError)
+    with pytest.warns(DeprecationWarning):  # the old spelling still works where the source can make them
+        world = standalone(WorldSource(train_size=8, val_size=0), image_negatives=True, batch_size=4)
+    world.setup("fit")
+    batch = next(iter(world.train_dataloader()))
+    assert batch["image_negatives"].shape[:2] == (4, 5) and batch["image_negative_mask"].shape == (4, 5)
+    negclip = negclip_fixture(tmp_path, rows=4)
+    with pytest.warns(DeprecationWarning):
+        data = standalone(NegCLIPSource(str(negclip["annotations"]), str(negclip["image_root"]), negatives="none"),
+                          image_negatives=True)
+    with pytest.raises(Exception, match="set data.init_args.source.init_args.image_negatives to 1-3"):
+        data.setup("fit")

@@ -18,7 +18,7 @@ from _eval_helpers import (
     build_winoground,
 )
 
-from ahnpl_lightning.evaluation import aro, retrieval, sugarcrepe, valse, vl_checklist, winoground
+from ahnpl_lightning.evaluation.benchmarks import aro, retrieval, sugarcrepe, valse, vl_checklist, winoground
 from ahnpl_lightning.evaluation.scoring import BadRecords, ImageRef
 
 SHARED = SHARED_DATA
@@ -196,7 +196,14 @@ def test_malformed_records_are_counted_not_fatal(tmp_path):
     (tmp_path / "sugarcrepe/replace_rel.json").write_text("[1, 2]")  # a list where an object is expected
     (tmp_path / "sugarcrepe/swap_obj.json").write_text("{not json")
     r = run(sugarcrepe, tmp_path)
-    assert r.skipped_items == 3 and not {"add_att", "replace_rel", "swap_obj"} & set(r.subsets)
+    # a failed file counts all its items (issue 16): 1 malformed record + the 2 records of the mistyped file + an
+    # estimated 1 in the file that does not parse
+    assert r.skipped_items == 4 and not {"add_att", "replace_rel", "swap_obj"} & set(r.subsets)
+    assert r.skipped_estimated and set(r.unreadable_files) == {str(tmp_path / "sugarcrepe/replace_rel.json"),
+                                                                str(tmp_path / "sugarcrepe/swap_obj.json")}
+    assert r.unscored() == {"malformed_records": 1, "in_unreadable_files": 3, "missing_image": 0,
+                            "unreadable_image": 0}
+    assert f"{tmp_path / 'sugarcrepe/add_att.json'}['0']" in [p.location for p in r.problems]
     assert r.subsets["replace_obj"]["count"] == 2  # the other files still count
 
 

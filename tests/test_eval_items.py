@@ -80,7 +80,7 @@ def test_item_keys_pair_up_across_runs_and_are_off_by_default(root):
 def test_cli_keep_items_flag(root, tmp_path):
     import json
 
-    from ahnpl_lightning.evaluation.run import main
+    from ahnpl_lightning.tools.eval import main
 
     out = tmp_path / "r.json"
     assert main(["--benchmarks", "sugarcrepe", "--data-root", str(root), "--model", "AHNPL-Tiny-64", "--output",

@@ -1,4 +1,4 @@
-"""AHNPLLoss against an independent pure-Python loop reference (REFERENCE.md 2 and 3), plus safety and gradients."""
+"""AHNPLLoss against an independent pure-Python loop reference (docs/METHOD.md §2 and §3), plus safety and gradients."""
 
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ def ref_corrected(v, t, tn, m, s, w=(0.2, 1.0, 0.2, 0.0, 0.0, 0.0), gamma=1.0) -
 
 
 def ref_released(v, t, tn, m, s, theta: list[float], image_weight: float = 1.0) -> dict[str, float]:
-    """Released single-process computation (REFERENCE.md 3): B x KB mhn logits, unmasked ITC, lagged theta."""
+    """Released single-process computation (docs/METHOD.md §3): B x KB mhn logits, unmasked ITC, lagged theta."""
     b, k = len(v), len(tn[0])
     flat_t = [tn[j][q] for j in range(b) for q in range(k)]
     flat_v = [[v[j][d] + tn[j][q][d] - t[j][d] for d in range(len(v[j]))] for j in range(b) for q in range(k)]
@@ -317,3 +317,43 @@ def test_term_switches() -> None:
     assert float(off.margin.theta.abs().sum()) == 0.0  # a switched-off margin does not move its state
     with pytest.raises(ValueError, match="mhn_weight=-1"):
         AHNPLLoss(mhn_weight=-1.0)
+
+
+# ----------------------------------------------------------------------------------------- NaN guard (tensor side)
+def test_non_finite_invalid_entries_cannot_poison_the_loss() -> None:
+    """Masks select (torch.where), never multiply: NaN/inf at invalid entries changes no value and no gradient."""
+    v, t, tn, m = make_batch(mask=MASK)
+    vn = F.normalize(torch.randn(3, 2, 4, dtype=torch.float64), dim=-1)
+    poisoned_tn, poisoned_vn = tn.clone(), vn.clone()
+    poisoned_tn[~m] = float("nan")
+    poisoned_vn[~m] = float("inf")
+    config = dict(negative_types=TYPES2, positive_weight=0.1, ceclip_intra_weight=0.3, ceclip_cross_weight=0.2)
+    results = []
+    for negatives, image_negatives in ((tn, vn), (poisoned_tn, poisoned_vn)):
+        leaves = [x.clone().requires_grad_() for x in (v, t, negatives, image_negatives)]
+        out = AHNPLLoss(**config)(*leaves[:3], m, SCALE, image_negative_features=leaves[3])
+        out["loss"].backward()
+        assert check_finite(out) is None
+        assert all(torch.isfinite(x.grad).all() for x in leaves), [x.grad for x in leaves]
+        results.append((out, [x.grad for x in leaves]))
+    (clean, clean_grads), (dirty, dirty_grads) = results
+    for key in ("loss", *TERMS):
+        assert torch.equal(clean[key], dirty[key]), key
+    for a, b in zip(clean_grads[:2], dirty_grads[:2]):
+        assert torch.equal(a, b)
+    # the released computation scores every negative in its ITC and L_mhn (as the authors' code does), but its margin
+    # loss and theta stay finite
+    released = AHNPLLoss(loss_variant="released", negative_types=TYPES2, renormalize=False, mhn_weight=0.0)
+    for _ in range(2):
+        out = released(v, t, poisoned_tn, m, SCALE)
+    assert torch.isfinite(out["margin"]) and torch.isfinite(released.margin.theta).all()
+
+
+def test_released_without_negative_types_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match=r"needs at least one negative type.*mhn_weight=0.2, margin_weight=0.2"):
+        AHNPLLoss(loss_variant="released", negative_types=(), renormalize=False)
+    v, t, _, _ = make_batch(b=3, k=1)
+    clip = AHNPLLoss(loss_variant="released", negative_types=(), itc_negatives=False, mhn_weight=0.0,
+                     margin_weight=0.0, renormalize=False)
+    out = clip(v, t, torch.zeros(3, 0, 4, dtype=torch.float64), torch.zeros(3, 0, dtype=torch.bool), SCALE)
+    assert torch.isfinite(out["loss"]) and out["loss"] > 0

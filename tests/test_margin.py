@@ -7,7 +7,7 @@ import io
 import pytest
 import torch
 
-from ahnpl_lightning.margin import AdaptiveMargin, PositiveMargin
+from ahnpl_lightning.margin import AdaptiveMargin, PositiveMargin, ReleasedAdaptiveMargin
 
 # g = [3, 1, 2]; n[1, 0] is valid and exactly 0 (the released `mean` rule then treats it as invalid).
 G = torch.tensor([3.0, 1.0, 2.0])
@@ -68,7 +68,7 @@ def test_uninformed_type_is_not_initialized() -> None:
 
 
 def test_released_lag_and_nonzero_validity() -> None:
-    margin = AdaptiveMargin(2, mode="mean", variant="released")
+    margin = ReleasedAdaptiveMargin(2, mode="mean")
     first = margin(G, N, M)
     assert torch.allclose(first, torch.zeros(2))  # step t uses theta of step t-1 (0 after reset)
     # released `mean` treats the valid n[1,0] == 0 as invalid: type 0 mean n = 1 -> theta 2 - 1 = 1
@@ -79,7 +79,7 @@ def test_released_lag_and_nonzero_validity() -> None:
 
 
 def test_released_max_counts_invalid_entries_as_zero_gap() -> None:
-    margin = AdaptiveMargin(2, mode="max", variant="released")
+    margin = ReleasedAdaptiveMargin(2, mode="max")
     g = torch.tensor([1.0, 1.0])
     n = torch.tensor([[3.0, 0.5], [9.0, 9.0]])
     m = torch.tensor([[True, True], [False, False]])
@@ -93,7 +93,7 @@ def test_eval_mode_does_not_update() -> None:
     assert torch.allclose(margin(G, N, M), torch.tensor([1.5, 0.0]))  # corrected eval still uses the batch value
     assert torch.allclose(margin.theta, torch.zeros(2))
     assert margin.initialized.tolist() == [False, False]
-    released = AdaptiveMargin(2, mode="mean", variant="released").eval()
+    released = ReleasedAdaptiveMargin(2, mode="mean").eval()
     released(G, N, M)
     assert torch.allclose(released.theta, torch.zeros(2))
 
@@ -128,3 +128,31 @@ def test_positive_margin_quantile_ema_eval_reset_round_trip() -> None:
     q = PositiveMargin(quantile=0.25)
     # torch.quantile interpolates linearly: sorted [1, 3, 5, 7], position 0.75 -> 1 + 0.75 * 2 = 2.5
     assert torch.allclose(q(torch.tensor([7.0, 1.0, 5.0, 3.0])), torch.tensor(2.5))
+
+
+def test_deprecated_variant_argument_builds_the_released_margin() -> None:
+    with pytest.warns(DeprecationWarning, match="ReleasedAdaptiveMargin"):
+        margin = AdaptiveMargin(2, mode="mean", variant="released")
+    assert type(margin) is ReleasedAdaptiveMargin and margin.variant == "released"
+    assert torch.allclose(margin(G, N, M), torch.zeros(2))  # lagged, as the released computation is
+    assert type(AdaptiveMargin(2, variant="corrected")) is AdaptiveMargin
+
+
+
+def test_masked_entries_cannot_poison_theta() -> None:
+    """Invalid entries are selected away, not multiplied: a NaN there leaves theta finite (NaN * 0 = NaN)."""
+    n = N.clone()
+    n[2, 0] = float("nan")  # invalid entry (M[2, 0] is False)
+    n[1, 1] = float("inf")  # invalid entry
+    for cls in (AdaptiveMargin, ReleasedAdaptiveMargin):
+        for mode in ("mean", "max"):
+            margin = cls(2, mode=mode)
+            margin(G, n, M)
+            assert torch.isfinite(margin.theta).all(), (cls.__name__, mode, margin.theta)
+            assert torch.equal(margin.theta, _theta_after(cls, mode, N)), (cls.__name__, mode)
+
+
+def _theta_after(cls: type[AdaptiveMargin], mode: str, n: torch.Tensor) -> torch.Tensor:
+    margin = cls(2, mode=mode)
+    margin(G, n, M)
+    return margin.theta

@@ -91,3 +91,24 @@ def test_notebook_default_demo_run(kernel: str, tmp_path: Path, monkeypatch: pyt
     assert "training a short one" not in printed
     assert "one run only" in printed
     check_pngs(tmp_path / "notebooks" / "figures", [f"ahnpl-version_0_{n}.png" for n in FIGURES], printed)
+
+
+def test_readme_command_runs_with_relative_paths_and_smoothing(kernel: str, tmp_path: Path) -> None:
+    """`AHNPL_RUNS=runs/ahnpl,runs/negclip AHNPL_SMOOTHING=0.6 jupyter nbconvert --execute ...` from the repository
+    root: nbconvert is installed with the dev extras, and relative run paths are the root's, not `notebooks/`'."""
+    import os
+    import subprocess
+
+    write_two_runs(tmp_path / "runs")
+    env = {**os.environ, "AHNPL_ROOT": str(tmp_path), "AHNPL_RUNS": "runs/ahnpl,runs/negclip",
+           "AHNPL_SMOOTHING": "0.6", "AHNPL_FIGURES": "figures"}
+    command = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute", str(NOTEBOOK),
+               "--output-dir", str(tmp_path / "out"), "--output", "margin_dynamics.out.ipynb",
+               f"--ExecutePreprocessor.kernel_name={kernel}", "--ExecutePreprocessor.timeout=300"]
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    nb = nbformat.read(tmp_path / "out" / "margin_dynamics.out.ipynb", as_version=4)
+    assert errors(nb) == []
+    printed = stdout(nb)
+    assert f"{tmp_path / 'runs' / 'ahnpl'}" in printed and "smoothing: 0.6" in printed
+    assert len(list((tmp_path / "figures").glob("*.png"))) == 2 * len(FIGURES) + len(FIGURES) + 1

@@ -46,7 +46,7 @@ def test_coco_one_sample_per_caption_and_bad_images_are_skip_markers(tmp_path: P
     source = CocoSource(str(fx["annotations"]), str(fx["image_root"]), negatives="none")
     dataset = source.train_dataset()
     assert len(dataset) == 12  # 6 images x 2 captions; the 2 malformed annotations are not samples
-    assert kinds(dataset) == {"missing_image": fx["missing_image"], "corrupt_image": fx["corrupt_image"]}
+    assert kinds(dataset) == {"missing_image": fx["missing_image"], "unreadable_image": fx["unreadable_image"]}
     good = dataset[0]
     assert isinstance(good["image"], Image.Image) and good["caption"] == "a red cube left of a blue ball"
     assert good["negatives"] == dict.fromkeys(TYPES)
@@ -92,11 +92,11 @@ def test_negclip_source_negatives_image_negatives_and_out_of_range(tmp_path: Pat
     out_of_range = source.issues()["neg_image_out_of_range"]
     assert len(out_of_range) == len(expected_out)
     k0, i0 = expected_out[0]
-    assert out_of_range[0] == f"negclip_train.tsv:row {k0} (neg_image {i0}, 40 rows loaded)"
+    assert out_of_range[0] == f"negclip_train.tsv:line {k0 + 2} (neg_image {i0}, 40 rows loaded)"
     for k in range(40):
         item = dataset[k]
         if k in fx["missing"]:
-            assert item["skipped"] == "missing_image" and f"negclip_train.tsv:row {k}" in item["location"]
+            assert item["skipped"] == "missing_image" and f"negclip_train.tsv:line {k + 2} " in item["location"]
             continue
         first_neg = eval(fx["rows"][k][header.index("neg_caption")])[0]  # noqa: S307 - our own fixture
         assert item["negatives"] == {**dict.fromkeys(TYPES), "relation": first_neg}
@@ -146,7 +146,7 @@ def test_table_sources_with_custom_columns(tmp_path: Path) -> None:
     assert len(dataset) == 4
     assert dataset[1]["negatives"] == {**dict.fromkeys(TYPES), "relation": "rel neg 1", "noun": "noun neg 1"}
     assert dataset[2]["negatives"]["noun"] is None  # empty cell
-    assert source.issues() == {"malformed_wrong_field_count": ["pairs.csv:row 4"]}
+    assert source.issues() == {"malformed_wrong_field_count": ["pairs.csv:line 6"]}
     jsonl = TableSource(str(fx["jsonl"]), str(fx["image_root"]), negatives="none")
     assert len(jsonl.train_dataset()) == 3
     assert jsonl.issues() == {"malformed_bad_json": ["pairs.jsonl:line 4"]}

@@ -1,12 +1,19 @@
-"""`ahnpl export`: a training checkpoint -> a plain open_clip state dict (+ an open_clip config for `local-dir:`)."""
+"""Checkpoint -> plain open_clip state dict (+ an open_clip config for `local-dir:`); `ahnpl export` wraps it.
+
+The command line lives in `ahnpl_lightning.tools.export`; `ahnpl_lightning.export.main` still works for one release
+(deprecated).
+"""
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
+import pickle
+import warnings
+import zipfile
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -16,10 +23,12 @@ CONFIG_NAME = "open_clip_config.json"
 
 def export_checkpoint(ckpt_path: str | Path, output: str | Path) -> Path:
     """Write the checkpoint's open_clip weights. `output` ending in .pt/.bin/.pth is a file (use it as
-    `pretrained=`); anything else is a folder with weights + config (use it as `local-dir:FOLDER`)."""
-    from ahnpl_lightning.module import AHNPLModule
+    `pretrained=`); anything else is a folder with weights + config (use it as `local-dir:FOLDER`).
 
-    module = AHNPLModule.load_from_checkpoint(str(ckpt_path), map_location="cpu")
+    Raises `FileNotFoundError` for a missing file and `ValueError` naming the file for one that is not a Lightning
+    checkpoint of `AHNPLModule`.
+    """
+    module = load_module(ckpt_path)
     state = module.open_clip_state_dict()
     output = Path(output)
     if output.suffix in (".pt", ".bin", ".pth"):
@@ -39,19 +48,38 @@ def export_checkpoint(ckpt_path: str | Path, output: str | Path) -> Path:
     return output
 
 
+def load_module(ckpt_path: str | Path) -> Any:
+    """`AHNPLModule.load_from_checkpoint` on the CPU, with an error that says what the file is and what to pass."""
+    from ahnpl_lightning.module import AHNPLModule
+
+    path = Path(ckpt_path)
+    if not path.is_file():
+        kind = "a directory" if path.is_dir() else "not found"
+        raise FileNotFoundError(f"checkpoint {path}: {kind}; pass the .ckpt file written by `lightning fit`")
+    hint = "pass the .ckpt file written by `lightning fit` (e.g. runs/ahnpl/version_0/checkpoints/last.ckpt)"
+    try:
+        return AHNPLModule.load_from_checkpoint(str(path), map_location="cpu")
+    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError) as exc:
+        raise ValueError(f"{path}: not a PyTorch checkpoint ({type(exc).__name__}); {hint}") from exc
+    except KeyError as exc:
+        what = "a PyTorch file but not a Lightning checkpoint (a plain state dict?)"
+        if exc.args and exc.args[0] not in ("pytorch-lightning_version", "state_dict", "hyper_parameters"):
+            what = "not a PyTorch checkpoint"
+        raise ValueError(f"{path}: {what}; {hint}") from exc
+
+
 def _atomic_save(state: dict, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(state, tmp)
     os.replace(tmp, path)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="ahnpl export", description=export_checkpoint.__doc__)
-    parser.add_argument("--ckpt_path", required=True, help="Lightning checkpoint written by `lightning fit`")
-    parser.add_argument("--output", required=True, help="a .pt/.bin file, or a folder for local-dir: loading")
-    args = parser.parse_args(argv)
-    if not Path(args.ckpt_path).is_file():
-        parser.error(f"checkpoint not found: {args.ckpt_path}")
-    path = export_checkpoint(args.ckpt_path, args.output)
-    print(f"open_clip weights written to {path}")
-    return 0
+def __getattr__(name: str) -> Any:
+    if name == "main":
+        warnings.warn(
+            "ahnpl_lightning.export.main moved to ahnpl_lightning.tools.export.main", DeprecationWarning, stacklevel=2
+        )
+        from ahnpl_lightning.tools.export import main
+
+        return main
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

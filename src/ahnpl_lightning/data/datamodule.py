@@ -1,207 +1,64 @@
-"""AHNPLDataModule: a caption source -> batches of images, caption tokens, K negative tokens and a validity mask.
+"""AHNPLDataModule: a caption source -> batches of images, caption tokens, K negative tokens and validity masks.
 
 Shuffling is a pure function of (seed, epoch) and sharded over DDP ranks by `EpochSampler` (a `DistributedSampler`,
-so Lightning does not wrap it again); the DataModule's `state_dict` records the epoch and the samples consumed, so a
-run resumed from a mid-epoch checkpoint continues with exactly the rest of that epoch's permutation.
+so Lightning does not wrap it again); each sample's augmentation and random draws are seeded by (seed, epoch, index)
+(`TripletDataset`); the DataModule's `state_dict` records the epoch and the samples consumed, so a run resumed from a
+mid-epoch checkpoint continues with exactly the rest of that epoch, and on the CPU equals the uninterrupted run.
+
+Bad input is counted per kind with example locations (`skipped`, `data/skipped_<kind>` in the logger). A run fails
+(a `DataError` naming files and counts) when the data cannot train anything: an annotation file with no usable rows
+or with more malformed rows than `max_skip_fraction`, an image folder holding none of the sampled images, or an
+epoch that skips more than `max_skip_fraction` of its samples (`health.DataHealthCheck` adds the no-step check).
+
+Under DDP an unreadable sample stays in its batch as a blank row (`sample_mask` False, see `triplets`), so every rank
+always runs every step with an equally sized batch; the skip budget and the failure messages use the counts summed
+over the ranks, so a run that must fail fails on every rank alike instead of leaving the others waiting.
 """
 
 from __future__ import annotations
 
 import os
-from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+import warnings
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.pytorch import LightningDataModule
 from lightning.pytorch.utilities import rank_zero_warn
-from PIL import Image
-from torch import Tensor
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
-
-from ahnpl_lightning.data.negatives import NEGATIVE_TYPES
-from ahnpl_lightning.encoding import trim_token_columns
-from ahnpl_lightning.data.sources import PRETOKENIZE_LIMIT, CaptionSource, WorldSource
-
+from torch.utils.data import DataLoader, Dataset
 from typing_extensions import override
+
+from ahnpl_lightning.data.errors import AnnotationError, MissingDataError, TrainingDataError
+from ahnpl_lightning.data.health import (SkipCounts, distributed, gather_objects, host_group, log_skip_counts,
+                                         skip_summary, sum_over_ranks)
+from ahnpl_lightning.data.sampler import EpochSampler
+from ahnpl_lightning.data.sources import CaptionSource, WorldSource
+from ahnpl_lightning.data.triplets import TripletDataset, collate_triplets
+from ahnpl_lightning.images import LEGACY_PROBLEM_NAMES
+from ahnpl_lightning.types import NEGATIVE_TYPES
 
 __all__ = ["NEGATIVE_TYPES", "AHNPLDataModule", "EpochSampler", "TripletDataset", "collate_triplets"]
 
-
-class TripletDataset(Dataset[dict[str, Any]]):
-    """Applies the image transform and tokenizer to a source's samples; unreadable samples become skip markers.
-
-    Items: `images [3,H,W]`, `captions [L]`, `negatives [K,L]`, `negative_mask [K]`, `index` (the dataset position),
-    optionally `image_negatives [K,3,H,W]` (world counterfactuals) and `neg_images [M,3,H,W]`,
-    `neg_image_captions [M,L]`, `neg_image_mask [M]` (NegCLIP image negatives), and `issues` (kind, location).
-    """
-
-    def __init__(
-        self,
-        base: Dataset[dict[str, Any]],
-        transform: Callable[[Image.Image], Tensor],
-        tokenizer: Callable[[list[str]], Tensor],
-        negative_types: Sequence[str] = NEGATIVE_TYPES,
-        image_negatives: bool = False,
-        pretokenize: bool | None = None,
-    ) -> None:
-        self.base = base
-        self.transform = transform
-        self.tokenizer = tokenizer
-        self.negative_types = tuple(negative_types)
-        self.image_negatives = image_negatives
-        strings = len(self) * (1 + len(self.negative_types))
-        if hasattr(base, "pretokenize") and (pretokenize or (pretokenize is None and strings <= PRETOKENIZE_LIMIT)):
-            base.pretokenize(tokenizer, self.negative_types)
-
-    def __len__(self) -> int:
-        return len(self.base)  # type: ignore[arg-type]
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        try:
-            sample = self.base[index]
-        except Exception as exc:  # noqa: BLE001 - a bad sample is reported, never crashes the epoch
-            return {"skipped": type(exc).__name__, "location": f"sample {index}: {exc}"}
-        if "skipped" in sample:
-            return sample
-        caption = sample["caption"]
-        if not isinstance(caption, str) or not caption.strip():
-            return {"skipped": "empty_caption", "location": sample.get("location", f"sample {index}")}
-        negatives = sample.get("negatives") or {}
-        texts = [negatives.get(t) for t in self.negative_types]
-        mask = torch.tensor([isinstance(t, str) and bool(t.strip()) for t in texts], dtype=torch.bool)
-        if "caption_tokens" in sample:
-            caption_tokens, negative_tokens = sample["caption_tokens"], sample["negative_tokens"].clone()
-        else:
-            tokens = self.tokenizer([caption] + [t if ok else "" for t, ok in zip(texts, mask.tolist())])
-            caption_tokens, negative_tokens = tokens[0], tokens[1:]
-        negative_tokens[~mask] = 0
-        item: dict[str, Any] = {
-            "images": self.transform(sample["image"]),
-            "captions": caption_tokens,
-            "negatives": negative_tokens,
-            "negative_mask": mask,
-            "index": torch.tensor(index),
-        }
-        if self.image_negatives:
-            item["image_negatives"] = self._image_negatives(sample, item["images"], mask)
-        if "neg_images" in sample:
-            self._neg_images(sample, item)
-        if sample.get("issues"):
-            item["issues"] = list(sample["issues"])
-        return item
-
-    def _image_negatives(self, sample: dict[str, Any], image: Tensor, mask: Tensor) -> Tensor:
-        """[K,3,H,W] transformed counterfactual images; zeros where the negative (or its image) is invalid."""
-        count = len(self.negative_types)
-        images = sample.get("image_negatives") or [None] * count
-        valid = sample.get("image_negatives_valid") or [picture is not None for picture in images]
-        out = torch.zeros((count, *image.shape), dtype=image.dtype)
-        for k, (picture, ok) in enumerate(zip(images[:count], valid[:count])):
-            if ok and picture is not None and mask[k]:
-                out[k] = self.transform(picture)
-            else:
-                mask[k] = False
-        return out
-
-    def _neg_images(self, sample: dict[str, Any], item: dict[str, Any]) -> None:
-        """NegCLIP image negatives: transformed images, their captions' tokens, and which ones exist."""
-        pictures, captions = sample["neg_images"], sample["neg_image_captions"]
-        image = item["images"]
-        valid = torch.tensor([p is not None and isinstance(c, str) for p, c in zip(pictures, captions)],
-                             dtype=torch.bool)
-        out = torch.zeros((len(pictures), *image.shape), dtype=image.dtype)
-        for m, picture in enumerate(pictures):
-            if valid[m]:
-                out[m] = self.transform(picture)
-        if "neg_image_tokens" in sample:
-            tokens = sample["neg_image_tokens"].clone()
-        else:
-            tokens = self.tokenizer([c if ok else "" for c, ok in zip(captions, valid.tolist())])
-        tokens[~valid] = 0
-        item["neg_images"], item["neg_image_captions"], item["neg_image_mask"] = out, tokens, valid
-
-
-def collate_triplets(samples: list[dict[str, Any]]) -> dict[str, Any]:
-    """Stack the good samples; keep the skip markers and per-item issues (kind, location) as `skipped`."""
-    good = [s for s in samples if "skipped" not in s]
-    skipped = [(s["skipped"], s["location"]) for s in samples if "skipped" in s]
-    for sample in good:
-        skipped.extend(sample.pop("issues", []))
-    batch: dict[str, Any] = {}
-    if good:
-        batch = {key: torch.stack([s[key] for s in good]) for key in good[0]}
-        # One text pass encodes captions and negatives together: cut them to the batch's longest real sequence
-        # here, on the CPU, so the training step needs no host-device sync to do it (encoding.py).
-        trim_token_columns(batch, ("captions", "negatives", "neg_image_captions"))
-    batch["skipped"] = skipped
-    return batch
-
-
-class EpochSampler(DistributedSampler):
-    """Deterministic, resumable, rank-sharded order: epoch e's permutation is `randperm(n, seed + e)`.
-
-    Rank r takes positions r, r + W, ... of the first n - n % W entries (W ranks): shards are disjoint and equal,
-    with no padding duplicates; the n % W left over change every epoch. `start` skips the first samples of this
-    rank's shard once (resumption); `set_epoch` to another epoch clears it.
-    """
-
-    def __init__(self, length: int, shuffle: bool = True, seed: int = 0, rank: int = 0, world_size: int = 1) -> None:
-        super().__init__(range(length), num_replicas=world_size, rank=rank, shuffle=shuffle, seed=seed, drop_last=True)
-        self.length = length
-        self.start = 0
-        self.position = 0  # samples of this epoch's shard handed out so far (for use without a Trainer)
-
-    def shard(self, epoch: int) -> list[int]:
-        """This rank's indices of epoch `epoch`, in order."""
-        if self.shuffle:
-            generator = torch.Generator().manual_seed(self.seed + epoch)
-            order = torch.randperm(self.length, generator=generator).tolist()
-        else:
-            order = list(range(self.length))
-        usable = self.length - self.length % self.num_replicas
-        return order[:usable][self.rank::self.num_replicas]
-
-    def __len__(self) -> int:
-        return self.length // self.num_replicas
-
-    def __iter__(self) -> Iterator[int]:
-        indices = self.shard(self.epoch)[self.start:]
-        self.position, self.start = self.start, 0
-        for index in indices:
-            self.position += 1
-            yield index
-
-    def set_epoch(self, epoch: int) -> None:
-        """Select epoch `epoch`'s permutation (a pending resume offset only applies to its own epoch)."""
-        if epoch != self.epoch:
-            self.start = 0
-        self.epoch = epoch
-
-    def state_dict(self, consumed: int | None = None) -> dict[str, int]:
-        """Epoch, seed, sizes and samples consumed on this rank (`consumed`, else the samples handed out)."""
-        return {"epoch": self.epoch, "start": self.position if consumed is None else consumed, "seed": self.seed,
-                "length": self.length, "world_size": self.num_replicas}
-
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        """Continue where `state` left off; a different dataset size or world size restarts that epoch."""
-        self.epoch = int(state["epoch"])
-        self.seed = int(state.get("seed", self.seed))
-        same = state.get("length") == self.length and state.get("world_size") == self.num_replicas
-        if not same:
-            rank_zero_warn(f"resuming with {self.length} samples on {self.num_replicas} ranks, the checkpoint had "
-                           f"{state.get('length')} on {state.get('world_size')}: epoch {self.epoch} restarts")
-        self.start = int(state["start"]) if same else 0
+#: Sample images `setup()` looks for before training (spread over the dataset); none existing fails the run.
+PROBE_IMAGES = 16
+EXAMPLES_PER_KIND = 5
 
 
 class AHNPLDataModule(LightningDataModule):
     """Batches of (images [B,3,H,W], captions [B,L], negatives [B,K,L], negative_mask [B,K], index [B]) from a
-    `source`, plus `image_negatives` [B,K,3,H,W] when the world renders them and `neg_images` [B,M,3,H,W],
-    `neg_image_captions` [B,M,L], `neg_image_mask` [B,M] from NegCLIP. Transforms and tokenizer are the trained
+    `source`, plus `image_negatives` [B,K,3,H,W] with `image_negative_mask` [B,K] when the world renders them and
+    NegCLIP's extra rows (`neg_images` [B,M,3,H,W], `neg_image_captions` [B,M,L], `neg_image_mask` [B,M],
+    `neg_image_negatives` [B,M,K,L], `neg_image_negative_mask` [B,M,K]). Transforms and tokenizer are the trained
     open_clip model's own (taken from the LightningModule at setup; from `model_name` when used alone).
 
-    `seed` (None: the `seed_everything` seed) fixes each epoch's order; `pretokenize` (None: when the data has at
-    most `PRETOKENIZE_LIMIT` strings) tokenises every caption and negative once at setup instead of per sample.
+    Image negatives are switched on the source (`WorldSource.image_negatives`, `NegCLIPSource.image_negatives`);
+    `image_negatives` here is the deprecated spelling (True asks the source for them and fails naming a source that
+    has none). `seed` (None: the `seed_everything` seed) fixes each epoch's order, augmentation and draws;
+    `pretokenize` (None: when the data has at most `PRETOKENIZE_LIMIT` strings) tokenises every caption and
+    negative once at setup. `max_skip_fraction`: the share of an epoch's samples (or of an annotation file's rows)
+    that may be skipped before the run fails.
     """
 
     def __init__(
@@ -210,30 +67,46 @@ class AHNPLDataModule(LightningDataModule):
         batch_size: int = 32,
         num_workers: int = 0,
         negative_types: tuple[str, ...] = NEGATIVE_TYPES,
-        image_negatives: bool = False,
+        image_negatives: bool | None = None,
         pin_memory: bool = True,
         persistent_workers: bool = True,
         model_name: str | None = None,
         seed: int | None = None,
         pretokenize: bool | None = None,
+        max_skip_fraction: float = 0.5,
     ) -> None:
         super().__init__()
+        if not 0.0 <= max_skip_fraction <= 1.0:
+            raise ValueError(f"max_skip_fraction must be in [0, 1], got {max_skip_fraction}")
         self.source = source if source is not None else WorldSource()
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.negative_types = tuple(negative_types)
         self.image_negatives = image_negatives
+        if image_negatives is not None:
+            warnings.warn("AHNPLDataModule(image_negatives=...) is deprecated and will be removed in the next "
+                          "release: image negatives are switched on the source (WorldSource.image_negatives, "
+                          "NegCLIPSource.image_negatives)", DeprecationWarning, stacklevel=2)
         self.pin_memory = pin_memory
         self.persistent_workers = persistent_workers
         self.model_name = model_name
         self.seed = seed
         self.pretokenize = pretokenize
-        self.skipped: Counter[str] = Counter()
+        self.max_skip_fraction = max_skip_fraction
+        self.skipped: SkipCounts = SkipCounts()  # this rank's counts (see `all_ranks_skips` for the run's)
+        self.examples: dict[str, list[str]] = {}
+        self._shared: SkipCounts = SkipCounts()  # counted alike by every rank: the source's unusable rows
         self.train_set: TripletDataset | None = None
         self.val_set: TripletDataset | None = None
         self.train_sampler: EpochSampler | None = None
         self._resume: dict[str, int] | None = None
-        self._reported: Counter[str] = Counter()
+        self._reported: SkipCounts = SkipCounts()
+        self._epoch: tuple[int, int, int] = (-1, 0, 0)  # (epoch, samples skipped, samples seen) of training
+
+    @property
+    def has_image_negatives(self) -> bool:
+        """Whether batches carry image hard negatives (derived from the source)."""
+        return self.source.has_image_negatives and self.image_negatives is not False
 
     def _model_parts(self) -> tuple[Callable, Callable, Callable]:
         module = self.trainer.lightning_module if self.trainer is not None else None
@@ -257,19 +130,52 @@ class AHNPLDataModule(LightningDataModule):
 
     @override
     def setup(self, stage: str | None = None) -> None:
+        if distributed():
+            host_group()  # made here, on every rank at the same point, before any count is summed over ranks
         self.source.check()
+        if self.image_negatives:
+            self.source.request_image_negatives()  # fails, naming the source, when it has none
         train_tf, val_tf, tokenizer = self._model_parts()
 
-        def wrap(base: Dataset, transform: Callable) -> TripletDataset:
-            return TripletDataset(base, transform, tokenizer, self.negative_types, self.image_negatives,
-                                  self.pretokenize)
+        def wrap(base: Dataset, transform: Callable, train: bool) -> TripletDataset:
+            return TripletDataset(base, transform, tokenizer, self.negative_types,
+                                  False if self.image_negatives is False else None, self.pretokenize,
+                                  seed=self._seed(), per_epoch=train)
 
         if self.train_set is None and stage in (None, "fit"):
-            self.train_set = wrap(self.source.train_dataset(), train_tf)
+            self.train_set = wrap(self._checked(self.source.train_dataset(), "train"), train_tf, True)
         if self.val_set is None and stage in (None, "fit", "validate", "test"):
             val = self.source.val_dataset()
-            self.val_set = wrap(val, val_tf) if val is not None else None
+            self.val_set = wrap(self._checked(val, "val"), val_tf, False) if val is not None else None
         self._report_source_issues()
+
+    def _checked(self, dataset: Dataset, split: str) -> Dataset:
+        """Fail fast on data that cannot train: no samples, mostly malformed rows, or none of the sampled images."""
+        where = self.source.describe(split)
+        if len(dataset) == 0:  # type: ignore[arg-type]
+            raise AnnotationError(f"{where}: no usable samples (a header-only or empty file, every row malformed, or "
+                                  "no records of the selected splits)")
+        for report in self.source.reports():
+            if report.rows and report.n_malformed > self.max_skip_fraction * report.rows:
+                raise AnnotationError(f"{report.n_malformed} of the {report.rows} rows of {report.path} are "
+                                      f"malformed (more than max_skip_fraction = {self.max_skip_fraction:g}):\n"
+                                      f"{report.summary(3)}")
+        if hasattr(dataset, "image_file"):
+            self._probe_images(dataset, where)
+        return dataset
+
+    def _probe_images(self, dataset: Any, where: str) -> None:
+        """Resolve a few sample images spread over `dataset`; none existing means a wrong image root."""
+        n = len(dataset)
+        count = min(n, PROBE_IMAGES)
+        picks = sorted({round(i * (n - 1) / max(1, count - 1)) for i in range(count)})
+        paths = [dataset.image_file(i) for i in picks]
+        if any(p is not None and p.is_file() for p in paths):
+            return
+        shown = [str(p) if p is not None else "(no image path)" for p in paths[:3]]
+        hint = _image_root_hint(getattr(dataset, "image_root", None), dataset.image_paths[picks[0]])
+        raise MissingDataError(f"{where}: none of {len(paths)} sample images exists, e.g. {', '.join(shown)}; "
+                               f"check image_root{hint}")
 
     def _report_source_issues(self) -> None:
         """Count the rows the source found unusable (malformed, out-of-range `neg_image`...) once, with locations."""
@@ -279,22 +185,28 @@ class AHNPLDataModule(LightningDataModule):
             if not new:
                 continue
             self._reported[kind] += len(new)
-            self.skipped[kind] += len(new)
+            self._shared[kind] += len(new)
+            self._count(kind, new, len(new))
             more = f" (+{len(new) - 5} more)" if len(new) > 5 else ""
             lines.append(f"  {kind}: {len(new)} at {', '.join(new[:5])}{more}")
         if lines:
             rank_zero_warn("skipped unusable rows of the data source:\n" + "\n".join(lines))
 
+    def _count(self, kind: str, locations: list[str], count: int) -> None:
+        self.skipped[kind] += count
+        examples = self.examples.setdefault(kind, [])
+        examples.extend(locations[: EXAMPLES_PER_KIND - len(examples)])
+
     def _seed(self) -> int:
         return self.seed if self.seed is not None else int(os.environ.get("PL_GLOBAL_SEED", 0))
 
-    def _loader(self, dataset: Dataset, sampler: EpochSampler, drop_last: bool) -> DataLoader:
+    def _loader(self, dataset: TripletDataset, sampler: EpochSampler, drop_last: bool) -> DataLoader:
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
             sampler=sampler,
             num_workers=self.num_workers,
-            collate_fn=collate_triplets,
+            collate_fn=partial(collate_triplets, blank=dataset.blank()),  # unreadable samples become blank rows
             pin_memory=self.pin_memory and torch.cuda.is_available(),
             persistent_workers=self.persistent_workers and self.num_workers > 0,
             drop_last=drop_last,
@@ -305,7 +217,7 @@ class AHNPLDataModule(LightningDataModule):
         assert self.train_set is not None, "call setup('fit') first"
         rank, world_size = self._rank()
         self.train_sampler = EpochSampler(len(self.train_set), shuffle=True, seed=self._seed(), rank=rank,
-                                          world_size=world_size)
+                                          world_size=world_size, keys=True)
         if self._resume is not None:
             self.train_sampler.load_state_dict(self._resume)
             self._resume = None
@@ -328,10 +240,74 @@ class AHNPLDataModule(LightningDataModule):
 
     @override
     def on_before_batch_transfer(self, batch: dict[str, Any], dataloader_idx: int) -> dict[str, Any]:
-        for kind, location in batch.pop("skipped", []):
-            self.skipped[kind] += 1
-            rank_zero_warn(f"skipped a bad sample ({kind}) at {location}")
+        skipped, issues = batch.pop("skipped", []), batch.pop("issues", [])
+        for kind, location in [*skipped, *issues]:
+            self._count(kind, [location], 1)
+            if self.skipped[kind] <= EXAMPLES_PER_KIND:  # the first few of each kind; all are counted
+                more = " (further ones are counted, not shown)" if self.skipped[kind] == EXAMPLES_PER_KIND else ""
+                rank_zero_warn(f"skipped a bad sample ({kind}) at {location}{more}")
+        trainer = self.trainer
+        if trainer is not None and trainer.training:
+            good = batch.get("valid_samples", batch["images"].shape[0] if "images" in batch else 0)
+            self._budget(len(skipped), len(skipped) + int(good))
         return batch
+
+    def _budget(self, skipped: int, seen: int) -> None:
+        """Count this training batch against the epoch's skip budget; fail once the epoch can no longer keep it.
+
+        Under DDP the epoch's skips are summed over the ranks at every batch (one small host-side all-reduce, no
+        accelerator involved), so every rank fails at the same batch or none does."""
+        assert self.trainer is not None
+        epoch = self.trainer.current_epoch
+        if self._epoch[0] != epoch:
+            self._epoch = (epoch, 0, 0)
+        self._epoch = (epoch, self._epoch[1] + skipped, self._epoch[2] + seen)
+        batches = self.trainer.num_training_batches
+        world_size = self._rank()[1]
+        planned = batches * self.batch_size * world_size if batches != float("inf") else len(self.train_set or [])
+        total = sum_over_ranks([self._epoch[1]])[0]
+        if total > self.max_skip_fraction * planned:
+            self.fail(f"{total} training samples of epoch {epoch} were skipped, more than "
+                      f"max_skip_fraction = {self.max_skip_fraction:g} of its {int(planned)} samples")
+
+    def epoch_skips(self) -> tuple[int, int]:
+        """(training samples skipped, training samples seen) in the current epoch."""
+        if self.trainer is not None and self._epoch[0] != self.trainer.current_epoch:
+            return 0, 0
+        return self._epoch[1], self._epoch[2]
+
+    def fail(self, reason: str) -> None:
+        """Log the skip counts, then raise a `TrainingDataError` with them, example locations and what to check.
+
+        Under DDP the counts and examples are those of every rank (a collective): call it on every rank alike."""
+        skipped, examples = self.all_ranks_skips()
+        if self.trainer is not None:
+            log_skip_counts(self.trainer, skipped)
+        counts = skip_summary(skipped, examples) or "  (no sample was skipped)"
+        raise TrainingDataError(f"{reason}.\nSkipped so far, by kind:\n{counts}\nData: {self.source.describe('train')}"
+                                "\nFix the paths or the files (or raise data.init_args.max_skip_fraction).")
+
+    def all_ranks_skips(self) -> tuple[SkipCounts, dict[str, list[str]]]:
+        """The run's skip counts and example locations: this process's alone, or under DDP summed over the ranks
+        (the source's unusable rows, which every rank finds alike, counted once). A collective under DDP."""
+        if not distributed():
+            return SkipCounts(self.skipped), {kind: list(found) for kind, found in self.examples.items()}
+        parts = gather_objects((dict(self.skipped), dict(self._shared), self.examples))
+        total = SkipCounts(parts[0][1])
+        examples: dict[str, list[str]] = {}
+        for skipped, shared, found in parts:
+            for kind, count in skipped.items():
+                total[kind] += count - shared.get(kind, 0)
+            for kind, locations in found.items():
+                merged = examples.setdefault(kind, [])
+                merged.extend(location for location in locations if location not in merged)
+        return SkipCounts({kind: count for kind, count in total.items() if count}), examples
+
+    def log_skips(self) -> None:
+        """Write the run's skip counts (`all_ranks_skips`) to the loggers now. A collective under DDP."""
+        skipped, _ = self.all_ranks_skips()
+        if self.trainer is not None:
+            log_skip_counts(self.trainer, skipped)
 
     def _position(self) -> tuple[int, bool]:
         """(training samples of the current epoch consumed on this rank, whether the epoch is over).
@@ -349,8 +325,14 @@ class AHNPLDataModule(LightningDataModule):
 
     @override
     def state_dict(self) -> dict[str, Any]:
-        """The training order's position (epoch, samples consumed on each rank) and the skip counts."""
-        state: dict[str, Any] = {"skipped": dict(self.skipped), "reported": dict(self._reported)}
+        """The training order's position (epoch, samples consumed on each rank), skip counts and examples.
+
+        Under DDP the counts are the run's (summed over ranks; Lightning calls this on every rank when it writes a
+        checkpoint), and a resume gives them to rank 0 alone, so sums over ranks stay exact."""
+        skipped, examples = self.all_ranks_skips()
+        epoch_skips = [self._epoch[0], *sum_over_ranks(self._epoch[1:])]
+        state: dict[str, Any] = {"skipped": dict(skipped), "shared": dict(self._shared),
+                                 "reported": dict(self._reported), "examples": examples, "epoch_skips": epoch_skips}
         if self.train_sampler is not None:
             consumed, epoch_over = self._position()
             sampler_state = self.train_sampler.state_dict(consumed)
@@ -363,10 +345,32 @@ class AHNPLDataModule(LightningDataModule):
 
     @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore the skip counts and the order's position (applied when the train loader is next built)."""
-        self.skipped = Counter(state_dict.get("skipped", {}))
-        self._reported = Counter(state_dict.get("reported", {}))
+        """Restore skip counts (pre-0.2 kind names renamed) and the order's position (applied to the next loader)."""
+        rename = LEGACY_PROBLEM_NAMES.get
+        self.skipped = SkipCounts({rename(k, k): v for k, v in state_dict.get("skipped", {}).items()})
+        self._shared = SkipCounts({rename(k, k): v for k, v in state_dict.get("shared", {}).items()})
+        self._reported = SkipCounts(state_dict.get("reported", {}))
+        self.examples = {rename(k, k): list(v) for k, v in state_dict.get("examples", {}).items()}
+        epoch = state_dict.get("epoch_skips")
+        self._epoch = (int(epoch[0]), int(epoch[1]), int(epoch[2])) if epoch else (-1, 0, 0)
+        if distributed() and self._rank()[0] != 0:  # the saved counts are the run's: rank 0 carries them on
+            self.skipped = SkipCounts(self._shared)
+            self.examples = {kind: found for kind, found in self.examples.items() if kind in self._shared}
+            self._epoch = (self._epoch[0], 0, 0)
         self._resume = state_dict.get("sampler")
         if self._resume is not None and self.train_sampler is not None:
             self.train_sampler.load_state_dict(self._resume)
             self._resume = None
+
+
+def _image_root_hint(root: Path | None, relative: str | None) -> str:
+    """' (the images are under X: use that)' when the first sample's image exists one level off `root`."""
+    if root is None or not relative:
+        return f" ({root})" if root is not None else ""
+    candidates = [root.parent]
+    if root.is_dir():
+        candidates += sorted(p for p in root.iterdir() if p.is_dir())[:50]
+    for folder in candidates:
+        if (folder / relative).is_file():
+            return f" ({root}): {relative} exists under {folder}; set image_root to that folder"
+    return f" ({root}; looked for paths such as {relative})"

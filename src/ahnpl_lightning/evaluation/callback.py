@@ -50,11 +50,13 @@ class CompositionalEvalCallback(L.Callback):
         save_json: bool = True,
         world_export_size: int = 0,
         world_seed: int = 0,
+        seed: int = 0,
     ) -> None:
         """`every_n_epochs=0` disables per-epoch runs; `paths` overrides benchmark folders (see ARCHITECTURE.md);
         `limit` caps items per subset file (int, or per benchmark name); `save_json` writes each run's result JSON
         to `<log_dir>/eval/`; `world_export_size > 0` writes the synthetic world's test sets (that many items per
-        file, `world_seed`) to `data_root` once, when it holds no complete export yet, and reuses them after."""
+        file, `world_seed`) to `data_root` once, when it holds no complete export yet, and reuses them after;
+        `seed` seeds ARO's order perturbations."""
         super().__init__()
         unknown = [b for b in benchmarks if b not in BENCHMARKS]
         if unknown:
@@ -71,6 +73,7 @@ class CompositionalEvalCallback(L.Callback):
         self.save_json = save_json
         self.world_export_size = world_export_size
         self.world_seed = world_seed
+        self.seed = seed
         self.history: list[dict[str, Any]] = []
         self._last_step: int | None = None
 
@@ -101,7 +104,7 @@ class CompositionalEvalCallback(L.Callback):
         results = evaluate_benchmarks(
             self.benchmarks, pl_module.model, pl_module.preprocess_val, pl_module.tokenizer, self.data_root,
             paths=self.paths, batch_size=self.batch_size, num_workers=self.num_workers, limit=self.limit,
-            device=pl_module.device, progress=self.progress, model_name=type(pl_module).__name__,
+            device=pl_module.device, progress=self.progress, model_name=type(pl_module).__name__, seed=self.seed,
         )
         results["epoch"], results["global_step"] = trainer.current_epoch, trainer.global_step
         self._last_step = trainer.global_step

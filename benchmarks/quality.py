@@ -179,18 +179,29 @@ def _data(budget: Budget, image_negatives: bool) -> Any:
     source = WorldSource(train_size=budget.finetune_steps * budget.batch_size, val_size=0,
                          image_negatives=image_negatives)
     workers = 4 if budget.device.startswith("cuda") else 0
-    return AHNPLDataModule(source, batch_size=budget.batch_size, num_workers=workers,
-                           image_negatives=image_negatives)
+    return AHNPLDataModule(source, batch_size=budget.batch_size, num_workers=workers)
 
 
 def slug(text: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in text.lower()).strip("_")
 
 
+def weights_digest(spec: RunSpec) -> str | None:
+    """The digest of the local pretrained weights a run starts from (a rebuilt stand-in invalidates cached runs)."""
+    from ahnpl_lightning.pretrained import find_local_tag
+
+    model, tag = spec.module_args.get("model_name"), spec.module_args.get("pretrained")
+    entry = find_local_tag(str(model), str(tag)) if model and tag else None
+    path = entry.path if entry is not None else (Path(str(tag)) if tag else None)
+    if path is None or not path.is_file():
+        return None
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
 def run_key(spec: RunSpec, seed: int, lr: float | None, budget: Budget, roots: dict[str, Path]) -> str:
-    """A cache key for one run: everything that changes its result (settings, configs, eval sets)."""
+    """A cache key for one run: everything that changes its result (settings, configs, weights, eval sets)."""
     settings = [asdict(spec), seed, lr, budget.finetune_steps, budget.batch_size, budget.warmup_steps, budget.device,
-                {k: str(v) for k, v in roots.items()}, KEEPS_ITEMS]
+                {k: str(v) for k, v in roots.items()}, KEEPS_ITEMS, weights_digest(spec)]
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 

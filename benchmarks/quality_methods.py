@@ -142,6 +142,5 @@ def build_module(spec: RunSpec, **overrides: Any) -> Any:
     """The LightningModule of `spec`, with the study's settings (`lr`, `warmup_steps`, ...) overriding the config's."""
     loss = import_class(spec.loss_class)(**spec.loss_args)
     args = {**spec.module_args, **overrides, "loss": loss}
-    if spec.image_negatives:
-        args["use_image_negatives"] = True
+    args.pop("use_image_negatives", None)  # deprecated: the data source switches image negatives (quality._data)
     return import_class(spec.module_class)(**args)

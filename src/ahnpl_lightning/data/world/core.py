@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from PIL import Image
+
+from ahnpl_lightning.seeding import stable_seed
+from ahnpl_lightning.types import NEGATIVE_TYPES
 
 from . import grammar as g
 from .render import render_scene
@@ -37,10 +39,14 @@ DEFAULT_HELDOUT_RELATIONS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def stable_seed(*parts: object) -> int:
-    """A 64-bit seed from `parts`, identical in every process (unlike `hash`, which is salted per process)."""
-    text = "\x1f".join(str(p) for p in parts)
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
+# How the world makes each negative type from a caption's logical form (an absent type cannot apply here: no verbs).
+# A new negative type adds its edit to the grammar and one line here.
+WORLD_EDITS: dict[str, Callable[[g.Statement, random.Random, dict[str, tuple[str, ...]]], list[g.Statement]]] = {
+    "relation": lambda st, rng, vocab: g.swap_noun_phrases(st, rng),
+    "adj_swap": lambda st, rng, vocab: g.swap_adjectives(st, rng),
+    "adj": g.replace_adjective,
+    "noun": g.replace_noun,
+}
 
 
 class World:
@@ -330,13 +336,11 @@ class World:
         if st is None:
             raise ValueError(f"caption {caption!r} is outside the world grammar; cannot build negatives")
         allow = self.is_heldout(scene) if allow_heldout is None else allow_heldout
-        return {
-            "relation": self._first_false(g.swap_noun_phrases(st, rng), scene, allow),
-            "adj_swap": self._first_false(g.swap_adjectives(st, rng), scene, allow),
-            "adj": self._first_false(g.replace_adjective(st, rng, self.vocab), scene, allow),
-            "noun": self._first_false(g.replace_noun(st, rng, self.vocab), scene, allow),
-            "verb": None,
-        }
+        negatives: dict[str, str | None] = {}
+        for kind in NEGATIVE_TYPES:  # in the K axis order (the edits draw from `rng` in turn)
+            edit = WORLD_EDITS.get(kind)
+            negatives[kind] = None if edit is None else self._first_false(edit(st, rng, self.vocab), scene, allow)
+        return negatives
 
     def counterfactual(self, scene: Scene, caption: str, negative: str) -> Scene | None:
         """A minimally edited scene in which `negative` is true, or None if no simple edit works.

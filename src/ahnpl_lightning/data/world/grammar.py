@@ -1,8 +1,8 @@
 """The world's caption grammar: logical forms, templates, parsing, the truth oracle and edits.
 
 A caption denotes a `Statement` over noun phrases (`NP`). Semantics are existential: "a red circle is above a
-blue square" is true iff some red circle lies fully above some other object that is a blue square (REFERENCE.md
-section 1 names the five negative types the edits below implement). Everything here is a pure function.
+blue square" is true iff some red circle lies fully above some other object that is a blue square (docs/METHOD.md
+§1 names the five negative types the edits below implement). Everything here is a pure function.
 """
 
 from __future__ import annotations

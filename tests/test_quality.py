@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -40,9 +39,7 @@ def test_summary_and_verdict_on_hand_made_runs() -> None:
 
 @pytest.mark.slow
 def test_quick_study_runs_end_to_end(tmp_path: Path) -> None:
-    start = time.monotonic()
     assert quality.main(["--quick", "--out", str(tmp_path / "results"), "--work", str(tmp_path / "work")]) == 0
-    assert time.monotonic() - start < 600
     table = pd.read_csv(tmp_path / "results" / "quality.csv")
     assert list(table["method"]) == ["pre-trained CLIP (no fine-tuning)", *quality.METHODS]
     assert table["attribute binding [held_out]"].between(0, 100).all()

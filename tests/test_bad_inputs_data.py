@@ -227,6 +227,11 @@ def truncated_json(tmp: Path) -> list[str]:
     return overrides
 
 
+def check_directory_annotations(r: Result, tmp: Path) -> None:
+    names("annotations", "COCO captions JSON (annotations) at")(r, tmp)
+    assert "not found" not in r.out  # a directory is not reported as missing
+
+
 def header_only(tmp: Path) -> list[str]:
     return negclip(tmp, [])
 
@@ -254,6 +259,17 @@ def nothing_trained(tmp: Path) -> list[str]:
     return [*coco(tmp, n=8, unreadable=tuple(range(8))), "--data.init_args.max_skip_fraction=1.0"]
 
 
+def names(relative: str, *more: str) -> Callable[[Result, Path], None]:
+    """A check that the message names the offending path in full (under the case's data folder), plus `more`."""
+
+    def check(r: Result, tmp: Path) -> None:
+        assert str(tmp / "data" / relative) in r.out, r.out[-3000:]
+        for text in more:
+            assert text in r.out, (text, r.out[-3000:])
+
+    return check
+
+
 CASES: dict[str, tuple[Callable[[Path], list[str]], int, list[str], Callable[[Result, Path], None] | None]] = {
     # kind: (build, exit code, what the output must say (counts, locations), further checks)
     "missing_image": (missing_image, 0, [], check_missing_image),
@@ -266,13 +282,17 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], int, list[str], Callable[[Re
     "neg_image_missing": (neg_image_missing, 0, [], check_neg_image_missing),
     "null_val_annotations": (null_val_annotations, 0, [], check_null_val_annotations),
     "missing_annotation_file": (missing_annotations, 1, ["COCO captions JSON (captions.json) not found at",
-                                                         "nope/captions.json"], None),
-    "annotation_path_is_a_directory": (directory_annotations, 1, ["is a directory; give the file itself"], None),
-    "missing_image_folder": (missing_image_folder, 1, ["image folder (image_root) not found at", "no_images"], None),
-    "truncated_json": (truncated_json, 1, ["captions.json: not valid JSON (", "truncated"], None),
-    "header_only_tsv": (header_only, 1, ["train_neg_clip.tsv: 0 captions of 0 rows", "no usable samples"], None),
+                                                         "nope/captions.json"], names("nope/captions.json")),
+    "annotation_path_is_a_directory": (directory_annotations, 1, ["is a directory; give the file itself"],
+                                       check_directory_annotations),
+    "missing_image_folder": (missing_image_folder, 1, ["image folder (image_root) not found at", "no_images"],
+                             names("no_images")),
+    "truncated_json": (truncated_json, 1, ["captions.json: not valid JSON (", "truncated"],
+                       names("captions.json", "at line 1, column ")),
+    "header_only_tsv": (header_only, 1, ["train_neg_clip.tsv: 0 captions of 0 rows", "no usable samples"],
+                        names("train_neg_clip.tsv", "0 malformed")),
     "mostly_malformed_rows": (mostly_malformed, 1, ["6 of the 8 rows of", "wrong_field_count: 6 at",
-                                                    "train_neg_clip.tsv:line 4"], None),
+                                                    "train_neg_clip.tsv:line 4"], names("train_neg_clip.tsv")),
     "image_root_one_level_off": (image_root_one_level_off, 1, ["none of 6 sample images exists",
                                                                "images/0.jpg", "exists under",
                                                                "images/train2014; set image_root"], None),

@@ -289,3 +289,35 @@ def test_bad_input(kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     if result is not None:
         assert result["run"]["exit_status"] == status
     case.check(result, err, root)
+
+
+def test_result_says_how_it_was_made(tmp_path: Path) -> None:
+    """Issue 16.9: the JSON records the model, data root, --limit, seed, tagger, package versions and times; a skipped
+    benchmark appears with its reason; recall figures are labelled recall, and every count says what it counts."""
+    from _eval_helpers import build_coco
+
+    root = tmp_path / "root"
+    build_sugarcrepe(root)
+    build_coco(root)
+    build_aro(root)
+    out = tmp_path / "result.json"
+    status = main(["--data-root", str(root), "--model", "AHNPL-Tiny-64", "--device", "cpu", "--no-progress",
+                   "--output", str(out), "--tagger", "builtin", "--seed", "7", "--limit", "50",
+                   "--benchmarks", "sugarcrepe,retrieval,aro,winoground", "--allow-partial"])
+    assert status == 0
+    result = json.loads(out.read_text())
+    run = result["run"]
+    assert run["model_name"] == "AHNPL-Tiny-64" and run["pretrained"] is None and run["checkpoint"] is None
+    assert run["data_root"] == str(root.resolve()) and run["limit"] == 50 and run["seed"] == 7
+    assert run["tagger"] == "builtin" and run["command"][:2] == ["ahnpl", "eval"]  # the tagger of ARO's orders
+    assert {"python", "ahnpl_lightning", "torch", "open_clip_torch", "lightning"} <= set(run["versions"])
+    assert all(run["versions"][k] for k in ("python", "torch", "open_clip_torch", "lightning"))
+    assert run["started"] <= run["finished"] and "T" in run["started"]  # ISO 8601 times
+    assert run["benchmarks_requested"] == ["sugarcrepe", "retrieval", "aro", "winoground"]
+    assert "winoground/examples.jsonl" in result["skipped"]["winoground"]  # skipped, with its reason
+    measures = result["benchmarks"]["retrieval"]["measures"]
+    assert measures and all(m["measure"].startswith(("recall@", "mean of the six recalls")) for m in measures.values())
+    assert {m["count_of"] for m in measures.values()} <= {"image queries", "caption queries", "images"}
+    for bench in result["benchmarks"].values():
+        figures = {**bench["subsets"], **bench["summary"]}
+        assert set(bench["measures"]) == set(figures) and all(m["count_of"] for m in bench["measures"].values())

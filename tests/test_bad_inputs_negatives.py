@@ -79,3 +79,31 @@ def test_old_flag_spellings_are_hidden_aliases(tmp_path: Path, capsys: pytest.Ca
     help_text = tool.build_parser().format_help()
     assert "--output" in help_text and "--no-progress" in help_text
     assert "--out " not in help_text and "--no_progress" not in help_text
+
+
+def test_a_read_only_folder_fails_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """An --output folder the user may not write to (simulated: the suite may run as root, who can write anywhere)
+    fails with exit code 2 naming the path, before a generator is built or a caption read."""
+    import tempfile
+
+    import ahnpl_lightning.data.negatives.cache as cache
+
+    src = tmp_path / "caps.jsonl"
+    src.write_text(GOOD * 3, encoding="utf-8")
+    locked = tmp_path / "shared" / "negatives"
+    locked.mkdir(parents=True)
+
+    def refuse(*args: object, dir: str | None = None, **kwargs: object) -> tuple[int, str]:
+        raise PermissionError(13, "Permission denied", str(dir))
+
+    def no_work(*args: object, **kwargs: object) -> None:
+        raise AssertionError("negatives were generated for an output that cannot be written")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(cache, "NegativeGenerator", no_work)
+    code = tool.main([str(src), "--output", str(locked / "neg.parquet"), "--no-progress", "--tagger", "builtin"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert f"{locked / 'neg.parquet'}: cannot write the negatives cache there (Permission denied)" in err
+    assert "--output" in err and not list(locked.iterdir())  # nothing written, nothing left behind

@@ -59,11 +59,19 @@ class AHNPLCLI(LightningCLI):
     """LightningCLI with our defaults; after `fit`, reports the best and the last checkpoint and the logs."""
 
     def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
-        """Parse as LightningCLI does, with `null` honoured for options nested two subclass levels deep."""
+        """Parse as LightningCLI does, with `null` honoured for options nested two subclass levels deep; a
+        `--ckpt_path` that is not a Lightning checkpoint fails here, naming the file, before LightningCLI reads its
+        hyperparameters with torch's own error (tools/checkpoint.py)."""
         if isinstance(args, (dict, Namespace)):
             super().parse_arguments(parser, args)
-            return
-        self.config = parser.parse_args(honour_deep_nulls(list(sys.argv[1:] if args is None else args)))
+        else:
+            self.config = parser.parse_args(honour_deep_nulls(list(sys.argv[1:] if args is None else args)))
+        subcommand = self.config.get("subcommand")
+        path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if path is not None:
+            from ahnpl_lightning.tools.checkpoint import check_checkpoint
+
+            check_checkpoint(path)
 
     def after_fit(self) -> None:
         trainer = self.trainer
@@ -120,13 +128,19 @@ def run_cli(args: list[str] | None = None, run: bool = True) -> AHNPLCLI:
 def lightning_main(args: list[str] | None = None) -> int:
     """`lightning fit|validate|test|predict --config FILE` (Lightning 2.6 ships no `lightning` command).
 
-    Bad training data (a `DataError`) ends the run with its message on stderr and exit code 1, no traceback.
+    Bad training data (a `DataError`) ends the run with its message on stderr and exit code 1, no traceback; a
+    `--ckpt_path` that is not a checkpoint, with exit code 2 (a bad argument).
     """
+    from ahnpl_lightning.tools.checkpoint import CheckpointError
+
     try:
         run_cli(None if args is None else list(args))
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except CheckpointError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

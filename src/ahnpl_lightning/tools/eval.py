@@ -69,8 +69,9 @@ def load_model(args: argparse.Namespace) -> tuple[nn.Module, Callable[[Any], Ten
     """(model, preprocess_val, tokenizer, name) from a checkpoint or an open_clip model name."""
     if args.ckpt_path:
         from ahnpl_lightning.module import AHNPLModule
+        from ahnpl_lightning.tools.checkpoint import check_checkpoint
 
-        module = AHNPLModule.load_from_checkpoint(args.ckpt_path, map_location="cpu")
+        module = AHNPLModule.load_from_checkpoint(str(check_checkpoint(args.ckpt_path)), map_location="cpu")
         return module.model, module.preprocess_val, module.tokenizer, str(args.ckpt_path)
     from ahnpl_lightning.model import create_model_and_transforms
 

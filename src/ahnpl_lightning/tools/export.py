@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from ahnpl_lightning.export import export_checkpoint
+from ahnpl_lightning.tools.checkpoint import check_checkpoint
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         parser.error(f"the following arguments are required: {', '.join(missing)}")
     try:
-        path = export_checkpoint(args.ckpt_path, args.output)
+        path = export_checkpoint(check_checkpoint(args.ckpt_path), args.output)
     except (FileNotFoundError, ValueError) as exc:
         print(f"ahnpl export: {exc}", file=sys.stderr)
         return 2

@@ -87,7 +87,10 @@ def write(rows: list[dict[str, Any]], runs: list[dict[str, Any]], budget: Any, s
     import pandas as pd
 
     out.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows).to_csv(out / "quality.csv", index=False, float_format="%.2f")
+    table = pd.DataFrame(rows)
+    if "lr" in table:  # a learning rate is no percentage: keep its digits ("%.2f" would write 5e-4 as 0.00)
+        table["lr"] = [None if v is None or v != v else f"{v:g}" for v in table["lr"]]
+    table.to_csv(out / "quality.csv", index=False, float_format="%.2f")
     flat = []
     for run in runs:
         base = {k: v for k, v in run.items() if k not in ("numbers", "outcomes")}
@@ -105,9 +108,13 @@ def markdown(rows: list[dict[str, Any]], budget: Any, stats: Mapping[str, Any], 
              groups: Mapping[str, Sequence[str]], reference: str) -> str:
     columns = columns_of(rows)
     by = {r["method"]: r for r in rows}
-    lrs = ("each config's own learning rate" if budget.lrs == (None,) else
-           f"learning rates {list(budget.lrs)}, each method at its best on a separate validation export "
-           f"({budget.val_size} items per file)")
+    if budget.lrs == (None,):
+        lrs = "each config's own learning rate"
+    elif len(budget.lrs) == 1:
+        lrs = f"learning rate {budget.lrs[0]:g} for every method"
+    else:
+        lrs = (f"learning rates {list(budget.lrs)}, each method at its best on a separate validation export "
+               f"({budget.val_size} items per file)")
     item_note = ("paired bootstrap over items and seeds" if stats.get("item_level") else
                  "bootstrap over seeds only (this evaluation returned no per-item outcomes)")
     lines = [

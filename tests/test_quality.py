@@ -106,18 +106,29 @@ def test_summary_rows_carry_intervals_and_paired_differences() -> None:
 
 @pytest.mark.slow
 def test_quick_study_runs_end_to_end(tmp_path: Path) -> None:
-    assert quality.main(["--quick", "--out", str(tmp_path / "results"), "--work", str(tmp_path / "work")]) == 0
-    table = pd.read_csv(tmp_path / "results" / "quality.csv")
+    """The --quick study's whole path (fine-tune, evaluate, bootstrap, report) at a smaller size that suits the suite.
+
+    It checks the pipeline, not the science: on this instrument NegCLIP does not reliably beat CLIP fine-tuning on
+    held-out relations (results/quality.md), so no test asserts that it does."""
+    out, work = tmp_path / "results", tmp_path / "work"
+    assert quality.main(["--quick", "--finetune-steps", "6", "--eval-size", "60", "--replicates", "100",
+                         "--out", str(out), "--work", str(work)]) == 0
+    table = pd.read_csv(out / "quality.csv")
     assert list(table["method"]) == [quality.PRETRAINED_ROW, *quality.QUICK_METHODS]
     for column in ("attribute binding [held_out]", "relations [held_out]"):
         assert table[column].between(0, 100).all()
         assert (table[f"{column} ci_low"] <= table[column]).all()
         assert (table[column] <= table[f"{column} ci_high"]).all()
-    by = table.set_index("method")
-    # the known effect, at the quick budget: NegCLIP above CLIP fine-tuning on held-out relations
-    assert by.loc["NegCLIP", "relations [held_out]"] > by.loc["CLIP fine-tune", "relations [held_out]"]
-    assert (tmp_path / "results" / "quality.png").stat().st_size > 0
-    runs = pd.read_csv(tmp_path / "results" / "quality_runs.csv")
+        row = table.set_index("method").loc["CLIP fine-tune"]
+        assert row[f"{column} vs NegCLIP ci_low"] <= row[f"{column} vs NegCLIP"] <= row[f"{column} vs NegCLIP ci_high"]
+    assert table.set_index("method").loc["NegCLIP", "lr"] == 5e-4  # written as a number, not rounded to 0.00
+    assert (out / "quality.png").stat().st_size > 0
+    runs = pd.read_csv(out / "quality_runs.csv")
     assert len(runs) == len(quality.QUICK_METHODS)
-    report = (tmp_path / "results" / "quality.md").read_text()
+    report = (out / "quality.md").read_text()
     assert "| AHNPL (ours) |" in report and "## The known effect" in report and "Paired difference" in report
+    # a second call reuses every cached run instead of training again
+    cached = sorted(p.name for p in (work / "runs").iterdir())
+    assert quality.main(["--quick", "--finetune-steps", "6", "--eval-size", "60", "--replicates", "100",
+                         "--out", str(out), "--work", str(work)]) == 0
+    assert sorted(p.name for p in (work / "runs").iterdir()) == cached

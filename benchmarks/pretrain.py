@@ -5,10 +5,11 @@ the plain contrastive loss (open_clip's `ClipLoss`: no hard negatives, those are
 What makes it see shapes is the batch composition: each batch is a few groups, most of them drawn from a small colour
 palette, so scenes within a group can only be told apart by shape, size, material or layout (issue 12: with free
 colours a batch is solved by colour alone). Pre-training captions mention size and material more often than the
-benchmarks' (more attribute-bearing captions, as web captions are for real CLIP), and a quarter of them state an
-object's absolute position ("a red circle on the left"), so the image embedding keeps the layout, as real CLIP's does.
-Relations between objects and attribute binding are not trained on purpose; like real CLIP's, they stay near
-chance. Held-out compositions are never seen (training split only), so held-out evaluation stays held out.
+benchmarks' (more attribute-bearing captions, as web captions are for real CLIP). `--p-position` makes some captions
+state an object's absolute position ("a red circle on the left"); the shipped weights do not use it (it did not give
+the image embedding the layout relations need: results/lab/pretrain_log.md, e6). Relations between objects and
+attribute binding are not trained on purpose; like real CLIP's, they stay near chance. Held-out compositions are
+never seen (training split only), so held-out evaluation stays held out.
 
 Each step draws a fresh batch (the world is endless; no epoch), so steps x batch size = scenes seen.
 """
@@ -60,7 +61,7 @@ class Recipe:
     groups: int = 4  # a batch is this many equal groups, each with its own palette (or all colours)
     p_size: float = 0.8  # how often a caption's noun phrase mentions size (benchmarks and fine-tuning data: 0.5)
     p_material: float = 0.8  # ... and material (benchmarks and fine-tuning data: 0.3)
-    p_position: float = 0.25  # captions that are an absolute position, "a red circle on the left" (elsewhere: 0)
+    p_position: float = 0.0  # captions that are an absolute position, "a red circle on the left" (tried in e6: no gain)
     world_seed: int = 1  # the pre-training corpus: World(seed=1) training split (fine-tuning uses seed 0)
     seed: int = 0  # model initialisation and batch order
     init: str | None = None  # continue from these weights (a stage-2 run) instead of a random initialisation

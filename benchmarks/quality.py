@@ -56,6 +56,7 @@ GROUPS: dict[str, list[str]] = {
 }
 SPLITS = ("held_out", "in_distribution")
 REFERENCE = "NegCLIP"
+FULL_METHOD = "AHNPL (ours)"  # its parts are measured as paired differences of the ablations against it
 PRETRAINED_ROW = "pre-trained CLIP (no fine-tuning)"
 QUICK_METHODS = ("CLIP fine-tune", "NegCLIP", "AHNPL (ours)")
 # What --lrs selects on: the mean of these columns on the validation export.
@@ -286,8 +287,10 @@ def summarise(runs: list[dict[str, Any]], budget: Budget, pretrained: dict[str, 
     for method in budget.methods:
         by_method[method] = {r["seed"]: r["outcomes"]["test"] for r in runs
                              if r["method"] == method and r["lr_arg"] == chosen[method]}
+    ablations = [m for m in by_method if m.startswith(f"{FULL_METHOD} ") or m.startswith("AHNPL - ")
+                 or m.startswith("AHNPL + ")]
     result = bootstrap(by_method, GROUPS, SPLITS, reference=REFERENCE if REFERENCE in by_method else None,
-                       replicates=budget.replicates)
+                       replicates=budget.replicates, more_references={FULL_METHOD: ablations})
     rows = []
     for method, per_seed in by_method.items():
         row: dict[str, Any] = {"method": method, "seeds": len(per_seed),
@@ -304,8 +307,14 @@ def summarise(runs: list[dict[str, Any]], budget: Budget, pretrained: dict[str, 
             row[f"{column} vs {REFERENCE}"] = interval.value
             row[f"{column} vs {REFERENCE} ci_low"] = interval.low
             row[f"{column} vs {REFERENCE} ci_high"] = interval.high
+        for against, per_method in result.more_differences.items():
+            for column, interval in per_method.get(method, {}).items():
+                row[f"{column} vs {against}"] = interval.value
+                row[f"{column} vs {against} ci_low"] = interval.low
+                row[f"{column} vs {against} ci_high"] = interval.high
         rows.append(row)
-    return rows, {"replicates": result.replicates, "reference": result.reference, "item_level": KEEPS_ITEMS}
+    return rows, {"replicates": result.replicates, "reference": result.reference, "item_level": KEEPS_ITEMS,
+                  "parts_reference": FULL_METHOD}
 
 
 def main(argv: list[str] | None = None) -> int:

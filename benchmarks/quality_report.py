@@ -144,6 +144,16 @@ def markdown(rows: list[dict[str, Any]], budget: Any, stats: Mapping[str, Any], 
             cells.append(f"{_fmt(row[key], sign=True)} [{_fmt(row[key + ' ci_low'], sign=True)}, "
                          f"{_fmt(row[key + ' ci_high'], sign=True)}]")
         lines.append(f"| {row['method']} | " + " | ".join(cells) + " |")
+    full = stats.get("parts_reference")
+    parts = [row for row in rows if full and f"{columns[0]} vs {full}" in row]
+    if parts:
+        lines += ["", f"## Each part of {full}: ablation minus {full} (points, [95 % paired interval])", "",
+                  "A negative difference means the removed part helped; an interval that contains 0 means this study "
+                  "cannot tell.", "", "| ablation | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+        for row in parts:
+            cells = [f"{_fmt(row[f'{c} vs {full}'], sign=True)} [{_fmt(row[f'{c} vs {full} ci_low'], sign=True)}, "
+                     f"{_fmt(row[f'{c} vs {full} ci_high'], sign=True)}]" for c in columns]
+            lines.append(f"| {row['method']} | " + " | ".join(cells) + " |")
     lines += ["", "## The known effect (NegCLIP over CLIP fine-tuning)", "", *known_effect(by, reference), "",
               "## AHNPL (ours) against the aims", "", *aims(by, reference), "", "![quality](quality.png)", ""]
     return "\n".join(lines)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -72,6 +72,8 @@ class BootstrapResult:
     differences: dict[str, dict[str, Interval]]
     replicates: int
     reference: str | None
+    # paired differences against further references: {reference: {method: {column: Interval}}}
+    more_differences: dict[str, dict[str, dict[str, Interval]]] = field(default_factory=dict)
 
 
 def _columns(groups: Mapping[str, Sequence[str]], splits: Iterable[str]) -> list[tuple[str, str, Sequence[str]]]:
@@ -86,8 +88,10 @@ def bootstrap(
     replicates: int = 2000,
     level: float = 0.95,
     seed: int = 0,
+    more_references: Mapping[str, Sequence[str]] | None = None,
 ) -> BootstrapResult:
-    """Percentile intervals of every method's group scores and of its paired difference against `reference`.
+    """Percentile intervals of every method's group scores and of its paired difference against `reference`
+    (and, with `more_references` = {reference: [methods]}, of those methods against that reference too).
 
     `runs[method][seed]` are the outcomes of one run. Methods evaluated on the same files share item orders; a method
     with other seeds than the reference (e.g. the un-fine-tuned model, one "seed") gets its own seed draws.
@@ -139,14 +143,21 @@ def bootstrap(
             point = float(np.mean([group_score(per_seed[s], members, split) for s in sorted(per_seed)]))
             low, high = _percentiles(reps[method][name], tail)
             scores[method][name] = Interval(point, low, high)
-    for method in runs:
-        if reference is None or reference not in runs or method == reference:
-            continue
-        differences[method] = {}
+    def paired(method: str, against: str) -> dict[str, Interval]:
+        out = {}
         for name, _, _ in columns:
-            low, high = _percentiles(reps[method][name] - reps[reference][name], tail)
-            differences[method][name] = Interval(scores[method][name].value - scores[reference][name].value, low, high)
-    return BootstrapResult(scores, differences, replicates, reference)
+            low, high = _percentiles(reps[method][name] - reps[against][name], tail)
+            out[name] = Interval(scores[method][name].value - scores[against][name].value, low, high)
+        return out
+
+    for method in runs:
+        if reference is not None and reference in runs and method != reference:
+            differences[method] = paired(method, reference)
+    more: dict[str, dict[str, dict[str, Interval]]] = {}
+    for against, methods in (more_references or {}).items():
+        if against in runs:
+            more[against] = {m: paired(m, against) for m in methods if m in runs and m != against}
+    return BootstrapResult(scores, differences, replicates, reference, more)
 
 
 def _percentiles(values: np.ndarray, tail: float) -> tuple[float, float]:

@@ -104,6 +104,27 @@ def test_summary_rows_carry_intervals_and_paired_differences() -> None:
     assert any(line.startswith(f"- {column}: AHNPL (ours)") for line in aims)
 
 
+def test_each_part_of_ahnpl_is_a_paired_difference_against_the_full_method() -> None:
+    methods = ("NegCLIP", "AHNPL (ours)", "AHNPL - dynamic margin", "AHNPL - positive margin")
+    budget = quality.Budget(seeds=(0, 1, 2), methods=methods, replicates=500)
+    runs = [_run("NegCLIP", s, None, 0.70, 0.5) for s in budget.seeds]
+    runs += [_run("AHNPL (ours)", s, None, 0.80, 0.5) for s in budget.seeds]
+    runs += [_run("AHNPL - dynamic margin", s, None, 0.60, 0.5) for s in budget.seeds]  # the part helps
+    runs += [_run("AHNPL - positive margin", s, None, 0.80, 0.5) for s in budget.seeds]  # no effect
+    rows, stats = quality.summarise(runs, budget, None, {m: None for m in methods})
+    by = {r["method"]: r for r in rows}
+    column, full = "relations [held_out]", "AHNPL (ours)"
+    assert stats["parts_reference"] == full
+    helped = by["AHNPL - dynamic margin"]
+    assert helped[f"{column} vs {full}"] == pytest.approx(helped[column] - by[full][column])
+    assert helped[f"{column} vs {full} ci_high"] < 0  # removing it clearly hurts
+    same = by["AHNPL - positive margin"]
+    assert same[f"{column} vs {full} ci_low"] <= same[f"{column} vs {full}"] <= same[f"{column} vs {full} ci_high"]
+    assert f"{column} vs {full}" not in by["NegCLIP"] and f"{column} vs {full}" not in by[full]
+    report = quality_report.markdown(rows, budget, stats, 1.0, quality.GROUPS, "NegCLIP")
+    assert "## Each part of AHNPL (ours)" in report and "| AHNPL - dynamic margin |" in report
+
+
 @pytest.mark.slow
 def test_quick_study_runs_end_to_end(tmp_path: Path) -> None:
     """The --quick study's whole path (fine-tune, evaluate, bootstrap, report) at a smaller size that suits the suite.

@@ -34,7 +34,7 @@ __all__ = ["GENERATOR_VERSION", "NegativeGenerator", "negative_mask"]
 #: 5: replacements must fit every context of their slot (verb frames, subjects, objects, places, figure-ground pairs),
 #: postures and vague verbs, "X of Y", compounds, agreement, age and colour checks; ``relation`` changes relations
 #: most reliable first (issue 14, second round).
-GENERATOR_VERSION = "5"
+GENERATOR_VERSION = "6"
 
 
 class NegativeGenerator:

@@ -52,6 +52,13 @@ _MEMO_SIZE = 200_000
 _PER_KEY = 60
 _PRONOUNS = frozenset({"he", "him", "his", "himself", "she", "her", "hers", "herself"})
 #: The gender a person noun says, so that a replacement keeps the caption's pronouns true to it.
+#: Things nearly every picture of a scene has (generator v6): "a toilet next to a wall", "a field with a fence",
+#: "riding on a corner" stay true, so they never replace a noun.
+BACKGROUND_NOUNS = frozenset("wall walls floor ground corner fence ceiling sky air".split())
+#: The medium a vehicle moves in: a replacement keeps it ("an airplane flying" -> never "a boat flying", "a bus on a
+#: freeway" -> never "a train on a freeway").
+_MEDIA = (("aircraft",), ("vessel", "boat", "watercraft"), ("train", "railcar", "locomotive", "streetcar"),
+          ("motor_vehicle", "bicycle", "motorcycle", "wheeled_vehicle", "bus", "skateboard"))
 _GENDER = {**dict.fromkeys("man boy guy gentleman father son brother grandfather groom dad husband".split(), "m"),
            **dict.fromkeys("woman girl lady mother daughter sister grandmother bride mom wife".split(), "f")}
 
@@ -135,6 +142,8 @@ class NounCandidates:
                 return []
             if self.gen.lexclass(unit.lemma) == "noun.body":
                 return []  # "brushing her teeth" -> "brushing her skulls": a body's parts are not swapped
+            if self._furnished_room(parsed, k):
+                return []  # "a bathroom with a sink and a toilet" -> never "a kitchen with a sink and a toilet"
             pronouns = {w.lower() for w in parsed.words} & _PRONOUNS
             contexts = tuple(self.contexts(parsed, k)) if strict > 0 else ()
             nxt = unit.head + 1
@@ -214,6 +223,8 @@ class NounCandidates:
             for word, score in tier.items():
                 if person and word not in people or not self.shared._allowed(lemma, word, "n") or self._verbal(word):
                     continue  # ("boarding" is a verb's form, not a thing)
+                if word in BACKGROUND_NOUNS or self._other_medium(lemma, word) or self._other_scale(lemma, word):
+                    continue  # "next to a wall" stays true; "a boat flying in the sky"; "the lid of a kitchen"
                 if bare and not (self.shared._mass(word) or not mass and count("n|bare", word) >= 2) and (
                         word not in family):
                     continue  # "eating grass" -> not "eating sandwich", "of clothing" -> not "of window"
@@ -232,6 +243,28 @@ class NounCandidates:
             if out:
                 return [w for w, _ in sorted(out.items(), key=lambda kv: (-kv[1], kv[0]))[: self.gen.top_k + 8]]
         return []
+
+    def _furnished_room(self, parsed: Parsed, k: int) -> bool:
+        """A room named with its fixtures or furniture ("a bathroom with a sink", "a kitchen with counter tops"):
+        the fixtures say which room it is, so another room is absurd (generator v6)."""
+        units = parsed.roles.units
+        if not self.relatives.is_kind_of(units[k].lemma, "room"):
+            return False
+        return any(j != k and u.lemma != units[k].lemma and self.gen.lexclass(u.lemma) == "noun.artifact"
+                   for j, u in enumerate(units))
+
+    def _other_scale(self, lemma: str, word: str) -> bool:
+        """A room put for a thing, or a thing for a room ("the lid of a toilet" -> never "the lid of a kitchen")."""
+        return self.relatives.is_kind_of(lemma, "room") != self.relatives.is_kind_of(word, "room")
+
+    def _medium(self, lemma: str) -> int | None:
+        return next((i for i, kinds in enumerate(_MEDIA) if any(
+            self.relatives.is_kind_of(lemma, kind, ancestor_senses=2) for kind in kinds)), None)
+
+    def _other_medium(self, lemma: str, word: str) -> bool:
+        """``lemma`` and ``word`` are vehicles of different media (air, water, rail, road)."""
+        mine = self._medium(lemma)
+        return mine is not None and self._medium(word) not in {mine, None}
 
     def _verbal(self, word: str) -> bool:
         """An "-ing" word that is far more often a verb than a noun ("leading", "standing"; not "building",

@@ -416,3 +416,46 @@ def test_caption_near_synonyms_are_not_negatives(gens: list[NegativeGenerator], 
     """NS: kinds captions use for one another (a gate is a door in a picture)."""
     outs = outputs(gens, caption, "noun")
     assert not any(new_words(caption, o) & never for o in outs), outs
+
+
+# --- generator v7: the v6 noun failure categories (benchmarks/audit/failure_categories_v5.csv) ------------------------
+@pytest.mark.parametrize("caption, modifier", [
+    ("A car stopped at the traffic lights near a store.", "traffic"),
+    ("A skier going down a snow covered hill.", "snow"),
+    ("A three tier cake sitting on a counter.", "tier"),
+])
+def test_noun_modifiers_are_not_replaced(gens: list[NegativeGenerator], caption: str, modifier: str) -> None:
+    """NC / NG: a noun that modifies the next word ("traffic lights", "snow covered", "a three tier cake") is kept;
+    another noun of the caption changes instead."""
+    outs = outputs(gens, caption, "noun")
+    assert outs and all(modifier in o.lower().split() for o in outs), outs
+
+
+@pytest.mark.parametrize("caption, never", [
+    ("A flock of geese flying over a field.", {"park", "ballpark", "pitch", "meadow", "pasture", "lawn", "yard"}),
+    ("A dog running across a field.", {"park", "ballpark", "pitch", "meadow", "pasture", "lawn", "yard"}),
+    ("A group of people walking on a beach.", {"slope", "incline", "bank", "shore", "coast", "shoreline", "sand"}),
+    ("A bus parked on the side of a street.", {"road", "avenue", "sidewalk", "highway", "freeway", "lane"}),
+])
+def test_near_synonym_places_are_not_negatives(gens: list[NegativeGenerator], caption: str, never: set[str]) -> None:
+    """NS: a picture of a field is often one of a park, a shore one of a beach, a street one of a road."""
+    outs = outputs(gens, caption, "noun")
+    assert not any(new_words(caption, o) & never for o in outs), outs
+
+
+def test_places_stay_places_and_food_stays_food(gens: list[NegativeGenerator]) -> None:
+    """NX: a place is only replaced by a place ("a plane on the runway" -> never "on the pole"), and what is eaten
+    by food ("eating his cake" -> never "eating his plate")."""
+    gen = gens[0]
+    for caption, changed in (("A small plane parked on the runway at night.", "runway"),
+                             ("A little boy eating his cake at a party.", "cake")):
+        for o in outputs(gens, caption, "noun"):
+            if changed not in o.lower():
+                new = [w for w in new_words(caption, o) if gen.lexclass(w) or gen.lexclass(w.rstrip("s"))]
+                for w in new:
+                    cls = gen.lexclass(w) or gen.lexclass(w.rstrip("s"))
+                    if changed == "cake":
+                        assert cls == "noun.food", (o, w, cls)
+                    else:
+                        assert gen.candidates.noun_model._place(w) or gen.candidates.noun_model._place(
+                            w.rstrip("s")), (o, w)

@@ -9,37 +9,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import operator
 import os
 import platform
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
+from benchmarks.figures import Figure
+
 OUT = Path(__file__).resolve().parent / "out"
-
-
-@dataclass
-class Figure:
-    """One reported number: `value` compared to `target` with `op` (">=" or "<=")."""
-
-    name: str
-    value: float
-    target: float | None
-    op: str = ">="
-    unit: str = "x"
-    note: str = ""
-
-    @property
-    def mark(self) -> str:
-        if self.target is None:
-            return "info"
-        compare: Callable[[float, float], bool] = operator.ge if self.op == ">=" else operator.le
-        return "pass" if compare(self.value, self.target) else "MISS"
 
 
 def machine() -> dict[str, object]:

@@ -42,6 +42,8 @@ from typing import Any
 import torch
 import yaml
 
+from benchmarks.figures import Figure
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out"
 EVAL_BENCHMARKS = ["aro", "valse", "vl_checklist", "sugarcrepe", "winoground", "retrieval"]
@@ -618,40 +620,6 @@ def run_parts(ctx: Context, parts: dict[str, tuple[Callable[[Context], dict[str,
         if ctx.device == "cuda":
             torch.cuda.empty_cache()
         ctx.save()
-
-
-@dataclass
-class Figure:
-    """One reported number, compared with its target (as `make bench` prints them)."""
-
-    name: str
-    value: float | None
-    target: float | None = None
-    op: str = ">="
-    unit: str = ""
-    note: str = ""
-
-    @property
-    def mark(self) -> str:
-        if self.value is None:
-            return "n/a"
-        if self.target is None:
-            return "info"
-        ok = self.value >= self.target if self.op == ">=" else self.value <= self.target
-        return "pass" if ok else "MISS"
-
-    def formatted(self, value: float | None = None) -> str:
-        value = self.value if value is None else value
-        if value is None:
-            return "-"
-        if self.unit == "%":
-            return f"{100 * value:.1f} %"
-        if self.unit == "x":
-            return f"{value:.3f}x"
-        return f"{value:,.4g}{(' ' + self.unit) if self.unit else ''}"
-
-    def goal(self) -> str:
-        return "" if self.target is None else f"{self.op} {self.formatted(self.target)}"
 
 
 def _fit(report: dict[str, Any], name: str) -> dict[str, Any] | None:

@@ -237,6 +237,11 @@ def with_aro(*args: str) -> Callable[[Path], list[str]]:
     return build
 
 
+def check_pretrained_offline(result, err, root):
+    assert result is None and "Traceback" not in err
+    assert "pretrained tag 'openai'" in err and "--pretrained FILE" in err
+
+
 GONE = {"0": {"filename": "gone.jpg", "caption": RIGHT[0], "negative_caption": RIGHT[1]}}
 CASES: dict[str, Case] = {
     "wrong_data_root": Case(lambda root: ["--benchmarks", "sugarcrepe", "--data-root", str(root / "nope")], 2,
@@ -268,6 +273,8 @@ CASES: dict[str, Case] = {
     "malformed_jsonl_line": Case(build_bad_jsonl, 0, check_bad_jsonl),
     "corpus_yaml_without_data": Case(build_vlc_missing_anno, 1, check_missing_anno),
     "non_numeric_mturk": Case(build_bad_mturk, 0, check_bad_mturk),
+    "pretrained_tag_offline": Case(with_sugarcrepe("--benchmarks", "sugarcrepe", "--model", "ViT-B-32",
+                                                   "--pretrained", "openai"), 2, check_pretrained_offline),
 }
 
 

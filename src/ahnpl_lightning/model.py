@@ -126,7 +126,7 @@ def resolve_pretrained(model_name: str, pretrained: str | None) -> str | None:
                 f"pretrained tag '{pretrained}' for model '{model_name}' needs a download, and the hub is not "
                 f"reachable from this machine ({type(exc).__name__}). Download the weights where you have internet "
                 f"(open_clip.create_model('{model_name}', pretrained='{pretrained}') caches them), then pass the "
-                f"local file instead: --model.pretrained=/path/to/open_clip_pytorch_model.bin"
+                f"local file instead (training: --model.init_args.pretrained FILE; `ahnpl eval`: --pretrained FILE)"
             ) from exc
     if Path(pretrained).suffix or os.sep in pretrained:
         raise FileNotFoundError(f"pretrained weights file not found: {pretrained}")

@@ -88,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     names = [n.strip() for n in args.benchmarks.split(",") if n.strip()]
+    from ahnpl_lightning.model import PretrainedUnavailableError  # here, not at import: `--help` stays fast
+
     try:
         if not Path(args.data_root).is_dir():
             raise FileNotFoundError(f"--data-root {args.data_root} is not a folder (it should hold one sub-folder per "
@@ -100,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             num_workers=args.num_workers, limit=args.limit, device=args.device, progress=not args.no_progress,
             model_name=model_name, keep_items=args.keep_items, seed=args.seed, tagger=args.tagger,
         )
-    except (ValueError, FileNotFoundError, argparse.ArgumentTypeError) as exc:
+    except (ValueError, FileNotFoundError, argparse.ArgumentTypeError, PretrainedUnavailableError) as exc:
         print(f"ahnpl eval: error: {exc}", file=sys.stderr)
         return 2
     missing = shortfalls(results)

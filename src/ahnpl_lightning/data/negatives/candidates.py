@@ -108,10 +108,10 @@ class Candidates:
 
     # --- nouns (``nouns.NounCandidates``) ----------------------------------------------------------------------------
     def nouns(self, parsed_words: list[str], roles: Roles, k: int, present: set[str], strict: int = 0,
-              parsed: Parsed | None = None) -> list[str]:
+              parsed: Parsed | None = None, careful: bool = True) -> list[str]:
         """Replacements for noun unit ``k``, without words of the caption (see ``NounCandidates``); ``strict`` 1 or
-        2: only those that fit the contexts of the unit (needs ``parsed``)."""
-        return self.noun_model.candidates(parsed_words, roles, k, present, strict, parsed)
+        2: only those that fit the contexts of the unit (needs ``parsed``); ``careful``: with generator v7's checks."""
+        return self.noun_model.candidates(parsed_words, roles, k, present, strict, parsed, careful)
 
     def _mass(self, word: str) -> bool:
         """A mass noun ("water", "furniture"): seen bare far more often than not, or its plural is far rarer in

@@ -52,6 +52,37 @@ _MEMO_SIZE = 200_000
 _PER_KEY = 60
 _PRONOUNS = frozenset({"he", "him", "his", "himself", "she", "her", "hers", "herself"})
 #: The gender a person noun says, so that a replacement keeps the caption's pronouns true to it.
+#: Things nearly every picture of a scene has (generator v6): "a toilet next to a wall", "a field with a fence",
+#: "riding on a corner" stay true, so they never replace a noun.
+BACKGROUND_NOUNS = frozenset("wall walls floor ground corner fence ceiling sky air".split())
+#: The medium a vehicle moves in: a replacement keeps it ("an airplane flying" -> never "a boat flying", "a bus on a
+#: freeway" -> never "a train on a freeway").
+_MEDIA = (("aircraft",), ("vessel", "boat", "watercraft"), ("train", "railcar", "locomotive", "streetcar"),
+          ("motor_vehicle", "bicycle", "motorcycle", "wheeled_vehicle", "bus", "skateboard"))
+#: Near-synonym places (generator v7): a picture of one is often a picture of the other ("field" -> "park",
+#: "shore" -> "slope"), so neither replaces the other. Checked for nouns only (other types keep their outputs).
+_PLACE_NEAR_SYNONYMS = tuple(frozenset(group.split()) for group in (
+    "field park ballpark pitch meadow pasture grass lawn yard ground grassland playground",
+    "shore slope incline bank beach coast shoreline seashore waterfront sand",
+    "street road avenue sidewalk highway freeway roadway lane intersection crosswalk pavement boulevard",
+    "runway tarmac airstrip airfield airport", "ocean sea water lake river pond bay harbor",
+    "snow slope ski_slope",
+))
+#: Ancestors that make a noun a place one stands, moves or lies on ("runway", "beach", "street"): a place is only
+#: replaced by a place and a thing never by a place (generator v7: never "on the runway" -> "on the pole").
+_PLACE_KINDS = ("location", "geological_formation", "body_of_water", "tract", "road")
+#: Places whose WordNet trees say "artifact" or "substance" only ("runway", "tarmac", "sidewalk").
+_PLACE_WORDS = frozenset("runway tarmac airstrip sidewalk pavement lane court patio driveway crosswalk track trail "
+                         "path platform pier dock deck boardwalk parking_lot parking_area walkway ramp".split())
+#: Nouns that measure or group what follows "of" ("a slice of pizza", "a field of grass"): changing them leaves an
+#: absurd measure ("a drink of pizza", "a desert of grass"); the noun after "of" changes instead (generator v7).
+_MEASURES = frozenset("slice slices piece pieces chunk bite half portion serving side stack pile bunch group herd "
+                      "flock pack couple pair lot set row number variety field patch body".split())
+#: Verbs whose object is eaten or drunk: the replacement is food too (never "eating his plate").
+_CONSUMPTION = frozenset("eat eating eats ate drink drinking drinks drank bite biting chew chewing munch munching "
+                         "nibble nibbling sip sipping taste tasting devour devouring lick licking".split())
+#: Classes a replacement must share with the original even outside the slot evidence (the kin tiers).
+_KEEP_CLASS = frozenset({"noun.food", "noun.animal", "noun.plant", "noun.location"})
 _GENDER = {**dict.fromkeys("man boy guy gentleman father son brother grandfather groom dad husband".split(), "m"),
            **dict.fromkeys("woman girl lady mother daughter sister grandmother bride mom wife".split(), "f")}
 
@@ -70,6 +101,7 @@ class NounCandidates:
         self.shared = candidates
         self._memo: dict[tuple[object, ...], list[str]] = {}
         self._breadth: dict[str, int] = {}
+        self._places: dict[str, bool] = {}
 
     # --- slots and contexts ----------------------------------------------------------------------------------------
     def keys(self, parsed_words: list[str], roles: Roles, k: int) -> tuple[list[str], list[str]]:
@@ -121,11 +153,13 @@ class NounCandidates:
 
     # --- candidates ------------------------------------------------------------------------------------------------
     def candidates(self, parsed_words: list[str], roles: Roles, k: int, present: set[str], strict: int = 0,
-                   parsed: Parsed | None = None) -> list[str]:
+                   parsed: Parsed | None = None, careful: bool = True) -> list[str]:
         """Replacements for unit ``k`` (see the module docstring), without words of ``present``; memoised.
         ``strict``: 2, fits every context (one the corpus knows only from this caption accepts close kin of the
         original: siblings); 1, the same with kin within 4 ("cat" for "dog"); 0, slot evidence and kinship to the
-        original (within 4, or its curated family); -1, slot evidence alone."""
+        original (within 4, or its curated family); -1, slot evidence alone. ``careful`` (generator v7): modifiers
+        are kept, places stay places, food stays food, near-synonym places and adjectives a place loses are refused;
+        ``careful=False`` is v6's choice, the noun type's last resort (noun coverage is kept)."""
         unit = roles.units[k]
         primary, secondary = self.keys(parsed_words, roles, k)
         contexts: tuple[str, ...] = ()
@@ -135,6 +169,10 @@ class NounCandidates:
                 return []
             if self.gen.lexclass(unit.lemma) == "noun.body":
                 return []  # "brushing her teeth" -> "brushing her skulls": a body's parts are not swapped
+            if careful and self._modifier(parsed, k):
+                return []  # "stop lights" -> never "wave lights", "snow covered" -> never "rain covered" (v7)
+            if self._furnished_room(parsed, k):
+                return []  # "a bathroom with a sink and a toilet" -> never "a kitchen with a sink and a toilet"
             pronouns = {w.lower() for w in parsed.words} & _PRONOUNS
             contexts = tuple(self.contexts(parsed, k)) if strict > 0 else ()
             nxt = unit.head + 1
@@ -142,19 +180,19 @@ class NounCandidates:
                 follower = parsed.words[nxt].lower()  # "a table top": the replacement must make a compound too
         else:
             pronouns = set()
-        key = (unit.lemma, unit.tag, unit.det, *primary, "|", *secondary, "|", *contexts, follower, strict)
+        key = (unit.lemma, unit.tag, unit.det, *primary, "|", *secondary, "|", *contexts, follower, strict, careful)
         ranked = self._memo.get(key)
         if ranked is None:
             if len(self._memo) >= _MEMO_SIZE:
                 self._memo.clear()
-            ranked = self._memo[key] = self._candidates(parsed_words, roles, k, contexts, follower, strict)
+            ranked = self._memo[key] = self._candidates(parsed_words, roles, k, contexts, follower, strict, careful)
         gender = _GENDER.get(unit.lemma.split("_")[-1])
         if gender and pronouns:  # "a man ... his eyes" -> not "a woman ... his eyes"
             ranked = [w for w in ranked if _GENDER.get(w.split("_")[-1], gender) == gender]
         return [w for w in ranked if w not in present][: self.gen.top_k]
 
     def _candidates(self, parsed_words: list[str], roles: Roles, k: int, contexts: tuple[str, ...], follower: str,
-                    strict: int) -> list[str]:
+                    strict: int, careful: bool = True) -> list[str]:
         unit = roles.units[k]
         lemma, cls = unit.lemma, self.gen.lexclass(unit.lemma)
         family = family_alternatives(lemma, NOUN_FAMILIES)
@@ -207,6 +245,9 @@ class NounCandidates:
         bare = unit.tag == "NN" and unit.det is None
         mass = bare and self.shared._mass(lemma)
         fit = self.shared.fit
+        eaten = careful and unit.gov_kind == "verb" and unit.gov.lower() in _CONSUMPTION
+        # a place keeps its adjectives true: "a grassy field" -> never "a grassy desert" (generator v7)
+        place_adjs = [key for key in informative if key.startswith("n|adj|")] if careful and self._place(lemma) else []
         for tier in tiers:
             if tier is None:
                 tier = self._near_kin(lemma, cls)
@@ -214,6 +255,15 @@ class NounCandidates:
             for word, score in tier.items():
                 if person and word not in people or not self.shared._allowed(lemma, word, "n") or self._verbal(word):
                     continue  # ("boarding" is a verb's form, not a thing)
+                if word in BACKGROUND_NOUNS or self._other_medium(lemma, word) or self._other_scale(lemma, word):
+                    continue  # "next to a wall" stays true; "a boat flying in the sky"; "the lid of a kitchen"
+                if careful and (self._near_place(lemma, word) or self._place(lemma) != self._place(word)):
+                    continue  # "field" -> "park" is still true; "runway" -> "pole" is absurd (v7)
+                if not all(count(key, word) for key in place_adjs):
+                    continue
+                wcls = self.gen.lexclass(word)
+                if careful and (eaten or cls in _KEEP_CLASS) and wcls != cls:
+                    continue  # "eating his cake" -> never "eating his plate"; "a dish" -> never "a purse" (v7)
                 if bare and not (self.shared._mass(word) or not mass and count("n|bare", word) >= 2) and (
                         word not in family):
                     continue  # "eating grass" -> not "eating sandwich", "of clothing" -> not "of window"
@@ -232,6 +282,56 @@ class NounCandidates:
             if out:
                 return [w for w, _ in sorted(out.items(), key=lambda kv: (-kv[1], kv[0]))[: self.gen.top_k + 8]]
         return []
+
+    def _modifier(self, parsed: Parsed, k: int) -> bool:
+        """Unit ``k`` modifies what follows (generator v7): a noun before a noun ("stop lights", "side salads"), a
+        bare noun before a participle ("snow covered slope"), or a singular noun after a number ("a two layer cake")."""
+        unit = parsed.roles.units[k]
+        tags, low = parsed.tags, [w.lower() for w in parsed.words]
+        nxt = unit.head + 1
+        if nxt < len(tags) and tags[nxt] in {"NN", "NNS"}:
+            return True
+        if nxt < len(low) and low[nxt] == "of" and low[unit.head] in _MEASURES:
+            return True
+        if unit.det is None and not unit.adjs and nxt + 1 < len(tags) and tags[nxt] == "VBN" and (
+                tags[nxt + 1] in {"NN", "NNS", "JJ"}):
+            return True
+        before = min([unit.start, *unit.adjs]) - 1
+        return unit.tag == "NN" and before >= 0 and tags[before] == "CD" and low[before] not in {"one", "1"}
+
+    def _place(self, word: str) -> bool:
+        """Whether ``word`` names a place one stands, moves or lies on (see ``_PLACE_KINDS``); memoised."""
+        hit = self._places.get(word)
+        if hit is None:
+            hit = self._places[word] = word in _PLACE_WORDS or self.gen.lexclass(word) == "noun.location" or any(
+                self.relatives.is_kind_of(word, kind) for kind in _PLACE_KINDS)
+        return hit
+
+    @staticmethod
+    def _near_place(lemma: str, word: str) -> bool:
+        return any(lemma in group and word in group for group in _PLACE_NEAR_SYNONYMS)
+
+    def _furnished_room(self, parsed: Parsed, k: int) -> bool:
+        """A room named with its fixtures or furniture ("a bathroom with a sink", "a kitchen with counter tops"):
+        the fixtures say which room it is, so another room is absurd (generator v6)."""
+        units = parsed.roles.units
+        if not self.relatives.is_kind_of(units[k].lemma, "room"):
+            return False
+        return any(j != k and u.lemma != units[k].lemma and self.gen.lexclass(u.lemma) == "noun.artifact"
+                   for j, u in enumerate(units))
+
+    def _other_scale(self, lemma: str, word: str) -> bool:
+        """A room put for a thing, or a thing for a room ("the lid of a toilet" -> never "the lid of a kitchen")."""
+        return self.relatives.is_kind_of(lemma, "room") != self.relatives.is_kind_of(word, "room")
+
+    def _medium(self, lemma: str) -> int | None:
+        return next((i for i, kinds in enumerate(_MEDIA) if any(
+            self.relatives.is_kind_of(lemma, kind, ancestor_senses=2) for kind in kinds)), None)
+
+    def _other_medium(self, lemma: str, word: str) -> bool:
+        """``lemma`` and ``word`` are vehicles of different media (air, water, rail, road)."""
+        mine = self._medium(lemma)
+        return mine is not None and self._medium(word) not in {mine, None}
 
     def _verbal(self, word: str) -> bool:
         """An "-ing" word that is far more often a verb than a noun ("leading", "standing"; not "building",

@@ -66,6 +66,10 @@ _SHELTERS = ("furniture", "table", "bench", "bed", "desk", "umbrella", "tree", "
 _LARGE_ANIMALS = ("ungulate", "proboscidean", "bear")
 _LARGE_THINGS = ("vehicle", "structure", "building", "furniture")
 _FRONT_BACK = frozenset({"in front of", "behind"})
+#: Verbs of mooring: a boat "docked on the shore" lies along it, next to it as well.
+_MOORING = frozenset({"dock", "moor", "tie", "beach", "anchor"})
+#: Grounds with a fence or wall around an open space: what is in them is behind that fence from outside.
+_FENCED = ("enclosure", "pen", "cage", "yard", "corral", "paddock", "fence")
 _ON = frozenset({"on", "on top of", "atop", "upon"})
 #: New relations of support or containment: physically constrained, so the corpus must have seen them with such a
 #: figure and ground; "next to", "behind" or "far from" suit any two things one can see.
@@ -252,6 +256,8 @@ class RelationCandidates:
                 continue  # "in a bowl" -> "on a bowl", but never "on a room" or "on a bus"
             if option in _FRONT_BACK and (cls == "noun.food" or self._kind(ground, _SMALL)):
                 continue
+            if self._still_true(relation, roles, group, option, verb_lemma):
+                continue
             if option in _SUPPORT and self.plausible(relation, roles, option) is False:
                 continue  # "a shower on a sink", "a zebra on an elephant", "a cow on the trees"
             scores[option] = self.naturalness(relation, roles, option, verb_lemma, parsed)
@@ -260,6 +266,20 @@ class RelationCandidates:
         if self.slots.count("u|n", ground) == 0 and self.slots.count("u|n", roles.units[relation.figure].lemma) == 0:
             return list(options[:2])  # nouns the corpus does not know (the synthetic world's shapes)
         return []
+
+    def _still_true(self, relation: Relation, roles: Roles, group: str, option: str,
+                    verb_lemma: str | None) -> bool:
+        """A new relation the old one usually implies as well (generator v6): a boat "docked on a shore" is next to
+        it too; one "standing over a pan" is next to it; what is "in an enclosure" (a pen, a cage, a fenced yard) is
+        behind its fence from outside."""
+        ground, figure = roles.units[relation.ground].lemma, roles.units[relation.figure].lemma
+        fcls = self.gen.lexclass(figure)
+        if group == "on" and option == "next to" and verb_lemma in _MOORING:
+            return True
+        if group == "above" and option == "next to" and (
+                fcls in {"noun.person", "noun.animal"} or verb_lemma in POSTURE_VERBS):
+            return True
+        return group == "in" and option == "behind" and self._kind(ground, _FENCED)
 
     def _enclosure(self, ground: str) -> bool:
         return self._kind(ground, _ENCLOSURES) and not (

@@ -161,7 +161,9 @@ SPATIAL_CONTRASTS: dict[str, tuple[str, ...]] = {
     "under": ("on", "behind", "next to"),
     "above": ("under", "behind", "next to"),
     "in": ("next to", "outside", "behind", "on"),
-    "next to": ("on", "under", "behind", "in front of", "far from"),
+    # "near", "by", "next to" say only that two things are close: "in front of" or "behind" a thing one is near
+    # is still near it (generator v6), so only support and distance contradict them.
+    "next to": ("on", "under", "far from"),
     "behind": ("in front of",),
     "in front of": ("behind",),
     "to the left of": ("to the right of",),
@@ -207,6 +209,10 @@ NEAR_SYNONYMS: tuple[frozenset[str], ...] = tuple(frozenset(group.split()) for g
     "eat bite chew", "talk speak chat", "park stop", "ride sit", "eat hold", "drink hold", "fly soar glide",
     "wear have", "play hold", "cut slice chop", "big large huge giant enormous massive", "small little tiny",
     "old elderly aged", "young little",
+    # generator v6: kinds captions use for one another (WordNet siblings under one familiar kind)
+    "building tower skyscraper", "pen cage enclosure corral", "light lamp lantern", "airport airstrip airfield",
+    "gate door doorway entrance", "boat ship cruise_ship yacht vessel ferry", "performance play show concert",
+    "shoe boot sneaker", "intent intention plan purpose", "stick tool", "motorbike dirt_bike motorcycle",
 ))
 #: Attribute of each adjective in ADJ_FAMILIES (size-like families share one, so "a tall tiny tower" is refused).
 ATTRIBUTE_OF: dict[str, str] = {

@@ -32,9 +32,10 @@ def noun(gen: NegativeGenerator, parsed: Parsed, rng: random.Random) -> str | No
     order = list(range(len(roles.units)))
     rng.shuffle(order)
     present = _present(gen, parsed)
-    for strict in (2, 0, 1, -1):
+    # generator v7's checks first (``NounCandidates``); where they leave nothing, v6's choice (coverage is kept)
+    for careful, strict in [(careful, strict) for careful in (True, False) for strict in (2, 0, 1, -1)]:
         found = [(k, options) for k in order
-                 if (options := gen.candidates.nouns(parsed.words, roles, k, present, strict, parsed))]
+                 if (options := gen.candidates.nouns(parsed.words, roles, k, present, strict, parsed, careful))]
         if not found:
             continue
         if strict != 2:  # no context vouches for all: the unit whose replacement is closest kin of its original

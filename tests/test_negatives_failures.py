@@ -325,7 +325,7 @@ def test_relations_still_change_where_they_should(gens: list[NegativeGenerator])
         assert out is not None and out != caption
 
 
-# --- generator v6: the v5 audit's failure categories (benchmarks/audit/failure_categories_v5.csv) ----------------------
+# --- generator v6: the v5 audit's failure categories (benchmarks/audit/failure_categories_v5.csv) ---------------------
 RELATIONS = ("relation", "relation_replace")
 
 
